@@ -1,0 +1,148 @@
+//! The request as a loader sees it.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, Method, Uri};
+
+/// One call of the function: the HTTP request, already read in full and checked against the
+/// body limit, plus the Kubeless event metadata and the call's deadline.
+#[derive(Debug)]
+pub struct Invocation {
+    /// HTTP method, as sent by the client.
+    pub method: Method,
+    /// Path and query as sent by the client.
+    pub uri: Uri,
+    /// HTTP version string for logs and the Bottle `environ` (`HTTP/1.1`).
+    pub version: http::Version,
+    /// Request headers; a multimap, in arrival order.
+    pub headers: HeaderMap,
+    /// The whole request body.
+    pub body: Bytes,
+    /// `event-id`, `event-type`, `event-time`, `event-namespace` (or their CloudEvents twins).
+    pub event: EventMeta,
+    /// The peer address, when known.
+    pub remote_addr: Option<SocketAddr>,
+    /// When the call must be answered; past it the loader answers [`crate::InvokeError::Timeout`].
+    pub deadline: Instant,
+}
+
+/// Kubeless event metadata, taken from the `event-*` headers that Kubeless triggers send, or
+/// from the CloudEvents binary-mode `ce-*` headers when those are absent.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct EventMeta {
+    /// `event-id` (or `ce-id`).
+    pub id: Option<String>,
+    /// `event-type` (or `ce-type`).
+    pub event_type: Option<String>,
+    /// `event-time` (or `ce-time`).
+    pub time: Option<String>,
+    /// `event-namespace` (or `ce-source`).
+    pub namespace: Option<String>,
+}
+
+static EVENT_ID: HeaderName = HeaderName::from_static("event-id");
+static EVENT_TYPE: HeaderName = HeaderName::from_static("event-type");
+static EVENT_TIME: HeaderName = HeaderName::from_static("event-time");
+static EVENT_NAMESPACE: HeaderName = HeaderName::from_static("event-namespace");
+static CE_ID: HeaderName = HeaderName::from_static("ce-id");
+static CE_TYPE: HeaderName = HeaderName::from_static("ce-type");
+static CE_TIME: HeaderName = HeaderName::from_static("ce-time");
+static CE_SOURCE: HeaderName = HeaderName::from_static("ce-source");
+
+impl EventMeta {
+    /// Reads the metadata from request headers: the Kubeless header wins, the CloudEvents
+    /// header fills in. Values that are not valid UTF-8 are treated as absent.
+    pub fn from_headers(headers: &HeaderMap) -> Self {
+        let pick = |kubeless: &HeaderName, cloudevents: &HeaderName| {
+            header_str(headers, kubeless).or_else(|| header_str(headers, cloudevents))
+        };
+        EventMeta {
+            id: pick(&EVENT_ID, &CE_ID),
+            event_type: pick(&EVENT_TYPE, &CE_TYPE),
+            time: pick(&EVENT_TIME, &CE_TIME),
+            namespace: pick(&EVENT_NAMESPACE, &CE_SOURCE),
+        }
+    }
+}
+
+fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
+impl Invocation {
+    /// The path without the query string.
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// The raw query string, empty when there is none.
+    pub fn query(&self) -> &str {
+        self.uri.query().unwrap_or("")
+    }
+
+    /// `true` when the body is JSON: media type `application/json`, any parameters
+    /// (such as `charset`) allowed, case-insensitive.
+    pub fn is_json(&self) -> bool {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json_media_type)
+    }
+
+    /// The HTTP version as it appears in a request line, e.g. `HTTP/1.1`.
+    pub fn version_str(&self) -> &'static str {
+        version_str(self.version)
+    }
+}
+
+/// The HTTP version as it appears in a request line.
+pub fn version_str(version: http::Version) -> &'static str {
+    match version {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2.0",
+        http::Version::HTTP_3 => "HTTP/3.0",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// `true` for `application/json` with or without parameters, in any letter case.
+pub fn is_json_media_type(content_type: &str) -> bool {
+    let media_type = content_type.split(';').next().unwrap_or("").trim();
+    media_type.eq_ignore_ascii_case("application/json")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+
+    #[test]
+    fn json_media_type_accepts_parameters_and_case() {
+        assert!(is_json_media_type("application/json"));
+        assert!(is_json_media_type("application/json; charset=utf-8"));
+        assert!(is_json_media_type("Application/JSON;charset=UTF-8"));
+        assert!(!is_json_media_type("application/jsonp"));
+        assert!(!is_json_media_type("text/plain"));
+        assert!(!is_json_media_type(""));
+    }
+
+    #[test]
+    fn kubeless_headers_win_over_cloudevents() {
+        let mut headers = HeaderMap::new();
+        headers.insert("event-id", HeaderValue::from_static("k-1"));
+        headers.insert("ce-id", HeaderValue::from_static("ce-1"));
+        headers.insert("ce-type", HeaderValue::from_static("com.example"));
+        headers.insert("ce-source", HeaderValue::from_static("/src"));
+        let meta = EventMeta::from_headers(&headers);
+        assert_eq!(meta.id.as_deref(), Some("k-1"));
+        assert_eq!(meta.event_type.as_deref(), Some("com.example"));
+        assert_eq!(meta.namespace.as_deref(), Some("/src"));
+        assert_eq!(meta.time, None);
+    }
+}

@@ -1,0 +1,91 @@
+//! The contract between the fnhost proxy and its loaders.
+//!
+//! A **loader** turns a [`FunctionSpec`] (module, handler, install volume, timeout) into a
+//! loaded [`Function`]; the proxy then hands each HTTP request to that function as an
+//! [`Invocation`] and gets back a [`Response`] or an [`InvokeError`]. Nothing here knows about
+//! hyper, sockets or metrics: those stay in the proxy, so every loader sees the same small,
+//! engine-neutral surface.
+//!
+//! # Lifecycle and cost of each phase
+//!
+//! | phase | called | may block? | typical work |
+//! |---|---|---|---|
+//! | [`Loader::load`] | once per process, before the server reports ready | yes | start the interpreter, import the module, compile |
+//! | [`Function::invoke`] | once per request, from a tokio worker | **no**: return a future | hand the call to the engine's own threads |
+//!
+//! # Layout
+//!
+//! - [`invocation`]: the request as a loader sees it ([`Invocation`], [`EventMeta`]).
+//! - [`response`]: what a function produces ([`Response`]).
+//! - [`error`]: [`LoadError`], [`InvokeError`] and the closed [`ErrorKind`] used for HTTP
+//!   mapping and metric labels.
+//! - [`spec`]: [`FunctionSpec`], everything a loader needs to load one function.
+#![deny(missing_docs)]
+
+pub mod error;
+pub mod invocation;
+pub mod response;
+pub mod spec;
+
+use std::future::Future;
+use std::pin::Pin;
+
+pub use error::{ErrorKind, InvokeError, LoadError};
+pub use invocation::{EventMeta, Invocation};
+pub use response::Response;
+pub use spec::FunctionSpec;
+
+/// The future returned by [`Function::invoke`].
+pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<Response, InvokeError>> + Send>>;
+
+/// A loaded function, ready to serve requests.
+///
+/// Implementations own whatever engine runs the code (an interpreter on its own threads, a
+/// Wasm store, a worker process). `invoke` must not block the calling tokio thread.
+pub trait Function: Send + Sync {
+    /// Starts one call. The returned future resolves when the function answered, failed, or
+    /// ran past [`Invocation::deadline`]; in the last case it resolves to
+    /// [`InvokeError::Timeout`] and the loader stops the running call (or, where it cannot be
+    /// stopped in place, isolates it) so that the process keeps serving.
+    ///
+    /// Dropping the future before it resolves does not cancel the call: the loader still
+    /// enforces the deadline.
+    fn invoke(&self, invocation: Invocation) -> InvokeFuture;
+
+    /// A short human description for the startup log, e.g. `python 3.11.2 (16 threads)`.
+    fn describe(&self) -> String;
+
+    /// `false` once the function can no longer serve (for example too many calls are stuck
+    /// in code that cannot be interrupted). The proxy reports it on `/healthz` so that the
+    /// orchestrator replaces the process.
+    fn healthy(&self) -> bool {
+        true
+    }
+
+    /// A snapshot of the engine's load, exported as gauges on `/metrics`.
+    fn stats(&self) -> EngineStats {
+        EngineStats::default()
+    }
+}
+
+/// A snapshot of an engine's load.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Calls waiting for a thread, isolate or worker.
+    pub queued: usize,
+    /// Calls running now.
+    pub running: usize,
+    /// Calls that ran past their deadline and could not be stopped (their thread or worker
+    /// was given up).
+    pub abandoned: usize,
+}
+
+/// A kind of engine (Python, JavaScript, Wasm, native, worker process).
+pub trait Loader: Send + Sync {
+    /// The loader's name as shown in logs, e.g. `python`.
+    fn name(&self) -> &'static str;
+
+    /// Loads one function. Called at most once per process, before the server reports ready;
+    /// it may block (import the module, compile). Errors name the module and the handler.
+    fn load(&self, spec: &FunctionSpec) -> Result<Box<dyn Function>, LoadError>;
+}

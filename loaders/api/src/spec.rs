@@ -1,0 +1,25 @@
+//! Everything a loader needs to load one function.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// One function to load, resolved from the Kubeless environment or the local runner's flags.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSpec {
+    /// Module name (`MOD_NAME`), e.g. `hello` for `/kubeless/hello.py`.
+    pub module: String,
+    /// Handler name (`FUNC_HANDLER`), e.g. `foo`.
+    pub handler: String,
+    /// Folder holding the function's files (`KUBELESS_INSTALL_VOLUME`, default `/kubeless`).
+    pub dir: PathBuf,
+    /// Extra import paths, searched before `dir` (installed dependencies).
+    pub search_path: Vec<PathBuf>,
+    /// Per-call timeout (`FUNC_TIMEOUT`).
+    pub timeout: Duration,
+    /// Runtime id as given (`FUNC_RUNTIME`), e.g. `python3.11`; passed to the function's context.
+    pub runtime: String,
+    /// Memory limit as given (`FUNC_MEMORY_LIMIT`), e.g. `128Mi` or `0`.
+    pub memory_limit: String,
+    /// How many calls may run at once inside the engine (threads, isolates, workers).
+    pub concurrency: usize,
+}

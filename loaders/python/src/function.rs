@@ -1,0 +1,204 @@
+//! The loaded Python function: how a call travels from a tokio task to an interpreter
+//! thread and back, and how its deadline is kept.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use fnhost_loader_api::{EngineStats, Function, Invocation, InvokeError, InvokeFuture};
+use pyo3::prelude::*;
+
+use crate::call::{self, Loaded, Outcome};
+use crate::job::{CancelAction, Job};
+use crate::pool::{Pool, Slot};
+use crate::watchdog::{StopRequest, StopSender};
+
+/// State shared by the function handle, its threads and its watchdog.
+pub(crate) struct Shared {
+    pub(crate) pool: Arc<Pool>,
+    pub(crate) loaded: Arc<Loaded>,
+    pub(crate) stop: parking_lot::Mutex<StopSender>,
+    pub(crate) description: String,
+    /// Abandoned threads tolerated before the function reports itself unhealthy.
+    pub(crate) max_abandoned: usize,
+    pub(crate) event_loop: OnceLock<()>,
+}
+
+impl Shared {
+    fn request_stop(&self, job: Arc<Job>) {
+        let action = job.cancel();
+        if action != CancelAction::Nothing {
+            // The watchdog only stops when the process exits; a send error means it is gone.
+            let _ = self.stop.lock().send(StopRequest { job, action });
+        }
+    }
+}
+
+/// A Python function served by interpreter-owned threads.
+pub struct PythonFunction {
+    pub(crate) shared: Arc<Shared>,
+}
+
+impl Function for PythonFunction {
+    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+        let deadline = invocation.deadline;
+        let (job, reply) = Job::new(invocation);
+        let job = Arc::new(job);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            if !shared.pool.submit(job.clone()) {
+                return Err(InvokeError::Unavailable("the interpreter is shutting down".to_owned()));
+            }
+            let mut guard = DeadlineGuard { job: Some(job), shared: shared.clone(), deadline };
+            tokio::select! {
+                biased;
+                reply = reply => {
+                    guard.disarm();
+                    reply.unwrap_or_else(|_| Err(InvokeError::Unavailable("the interpreter dropped the call".to_owned())))
+                }
+                () = tokio::time::sleep_until(deadline.into()) => {
+                    guard.stop_now();
+                    Err(InvokeError::Timeout(shared.loaded.timeout))
+                }
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        self.shared.description.clone()
+    }
+
+    fn healthy(&self) -> bool {
+        self.shared.pool.abandoned() <= self.shared.max_abandoned
+    }
+
+    fn stats(&self) -> EngineStats {
+        EngineStats {
+            queued: self.shared.pool.queued(),
+            running: self.shared.pool.running(),
+            abandoned: self.shared.pool.abandoned(),
+        }
+    }
+}
+
+impl Drop for PythonFunction {
+    fn drop(&mut self) {
+        self.shared.pool.shutdown();
+    }
+}
+
+/// Keeps the deadline of a call whose caller stopped waiting (the client went away): the
+/// call is still stopped when its time is up.
+struct DeadlineGuard {
+    job: Option<Arc<Job>>,
+    shared: Arc<Shared>,
+    deadline: Instant,
+}
+
+impl DeadlineGuard {
+    fn disarm(&mut self) {
+        self.job = None;
+    }
+
+    fn stop_now(&mut self) {
+        if let Some(job) = self.job.take() {
+            self.shared.request_stop(job);
+        }
+    }
+}
+
+impl Drop for DeadlineGuard {
+    fn drop(&mut self) {
+        let Some(job) = self.job.take() else { return };
+        if job.is_finished() {
+            return;
+        }
+        let (shared, deadline) = (self.shared.clone(), self.deadline);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                tokio::time::sleep_until(deadline.into()).await;
+                if !job.is_finished() {
+                    shared.request_stop(job);
+                }
+            });
+        }
+    }
+}
+
+/// Runs one job on an interpreter thread (GIL held).
+pub(crate) fn run_job(py: Python<'_>, slot: &Arc<Slot>, shared: &Arc<Shared>, job: Arc<Job>) {
+    let Some(invocation) = job.start() else {
+        return; // cancelled while queued
+    };
+    slot.current_job.store(job.id(), Ordering::Release);
+    let outcome = call::call(py, &shared.loaded, &invocation);
+    slot.current_job.store(0, Ordering::Release);
+    if job.is_cancelled() {
+        crate::async_exc::clear_for_current_thread(py);
+    }
+    match outcome {
+        Outcome::Reply(reply) => job.finish(reply),
+        Outcome::Pending(awaitable) => submit_async(py, shared, job, &awaitable),
+    }
+}
+
+fn submit_async(py: Python<'_>, shared: &Arc<Shared>, job: Arc<Job>, awaitable: &Bound<'_, PyAny>) {
+    shared.event_loop.get_or_init(|| start_event_loop(shared));
+    let done = AsyncDone { job: job.clone(), shared: shared.clone() };
+    let submitted = shared
+        .loaded
+        .boot
+        .submit_async
+        .bind(py)
+        .call1((awaitable, done));
+    match submitted {
+        Ok(future) => {
+            if !job.set_async(future.unbind()) {
+                // Cancelled between the call and now: cancel the task right away.
+                shared.request_stop(job);
+            }
+        }
+        Err(e) => job.finish(Err(InvokeError::Unavailable(crate::interpreter::describe_err(py, &e)))),
+    }
+}
+
+fn start_event_loop(shared: &Arc<Shared>) {
+    let shared = shared.clone();
+    let spawned = std::thread::Builder::new().name("fnhost-py-async".to_owned()).spawn(move || {
+        Python::attach(|py| {
+            if let Err(e) = shared.loaded.boot.run_event_loop.bind(py).call0() {
+                tracing::error!("the asyncio event loop stopped: {}", crate::interpreter::describe_err(py, &e));
+            }
+        });
+    });
+    if let Err(e) = spawned {
+        tracing::error!("cannot start the asyncio event loop thread: {e}");
+    }
+}
+
+/// The done-callback of an async call's future; runs on the event loop thread.
+#[pyclass(frozen)]
+struct AsyncDone {
+    job: Arc<Job>,
+    shared: Arc<Shared>,
+}
+
+#[pymethods]
+impl AsyncDone {
+    fn __call__(&self, py: Python<'_>, future: Bound<'_, PyAny>) {
+        let loaded = &self.shared.loaded;
+        let cancelled = future
+            .call_method0("cancelled")
+            .and_then(|c| c.is_truthy())
+            .unwrap_or(false);
+        let reply = if cancelled {
+            Err(InvokeError::Timeout(loaded.timeout))
+        } else {
+            match future.call_method0("result") {
+                Ok(value) => crate::convert::to_response(py, &loaded.boot, &value),
+                Err(err) => crate::convert::from_exception(py, &loaded.boot, &err, loaded.timeout),
+            }
+        };
+        self.job.finish(reply);
+    }
+}

@@ -1,0 +1,200 @@
+//! One access-log line per request on stdout, in the Apache format upstream's Python runtime
+//! wrote (`wsgi-request-logger`), which Kubeless tests grep for:
+//!
+//! ```text
+//! 10.244.0.206 - - [06/Jan/2020:18:09:04 +0000] "POST / HTTP/1.1" 408 754 "" "curl/7.58.0" 180/120776
+//! ```
+//! (the last field is the time taken: whole seconds / total microseconds).
+//!
+//! Lines are appended to a shared buffer and written by a background thread, so a busy
+//! server makes one `write` per batch of lines instead of one per request.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Condvar, Mutex};
+
+/// What one line records.
+pub struct Entry<'a> {
+    /// Client address.
+    pub peer: Option<SocketAddr>,
+    /// Method, path-and-query and version, as in the request line.
+    pub method: &'a str,
+    /// Path and query.
+    pub target: &'a str,
+    /// `HTTP/1.1`.
+    pub version: &'a str,
+    /// Response status.
+    pub status: u16,
+    /// Response body size.
+    pub bytes: usize,
+    /// `Referer` header.
+    pub referer: &'a str,
+    /// `User-Agent` header.
+    pub user_agent: &'a str,
+    /// Time taken.
+    pub elapsed: Duration,
+}
+
+#[derive(Default)]
+struct Buffer {
+    pending: String,
+    closed: bool,
+}
+
+/// The access log writer.
+pub struct AccessLog {
+    buffer: Mutex<Buffer>,
+    ready: Condvar,
+    enabled: bool,
+}
+
+impl AccessLog {
+    /// Starts the writer thread (when enabled).
+    pub fn start(enabled: bool) -> std::io::Result<Arc<AccessLog>> {
+        let log = Arc::new(AccessLog { buffer: Mutex::new(Buffer::default()), ready: Condvar::new(), enabled });
+        if enabled {
+            let writer = log.clone();
+            std::thread::Builder::new()
+                .name("fnhost-access-log".to_owned())
+                .spawn(move || writer.write_loop())?;
+        }
+        Ok(log)
+    }
+
+    /// Appends one line.
+    pub fn record(&self, entry: &Entry<'_>) {
+        if !self.enabled {
+            return;
+        }
+        let mut buffer = self.buffer.lock();
+        let was_empty = buffer.pending.is_empty();
+        format_line(&mut buffer.pending, entry, SystemTime::now());
+        if was_empty {
+            self.ready.notify_one();
+        }
+    }
+
+    /// Writes what is pending and stops the writer.
+    pub fn close(&self) {
+        let mut buffer = self.buffer.lock();
+        buffer.closed = true;
+        let pending = std::mem::take(&mut buffer.pending);
+        drop(buffer);
+        write_out(&pending);
+        self.ready.notify_one();
+    }
+
+    fn write_loop(&self) {
+        loop {
+            let mut buffer = self.buffer.lock();
+            while buffer.pending.is_empty() && !buffer.closed {
+                self.ready.wait(&mut buffer);
+            }
+            if buffer.closed {
+                return;
+            }
+            let batch = std::mem::take(&mut buffer.pending);
+            drop(buffer);
+            write_out(&batch);
+        }
+    }
+}
+
+fn write_out(text: &str) {
+    if text.is_empty() {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    // A closed stdout must not take the server down; lines are lost then.
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
+/// Appends one formatted line (with its newline) to `out`.
+pub fn format_line(out: &mut String, e: &Entry<'_>, now: SystemTime) {
+    let ip = e.peer.map(|p| p.ip().to_string());
+    let _ = write!(out, "{} - - [", ip.as_deref().unwrap_or("-"));
+    format_time(out, now);
+    let _ = writeln!(
+        out,
+        "] \"{} {} {}\" {} {} \"{}\" \"{}\" {}/{}",
+        e.method,
+        e.target,
+        e.version,
+        e.status,
+        e.bytes,
+        e.referer,
+        e.user_agent,
+        e.elapsed.as_secs(),
+        e.elapsed.as_micros()
+    );
+}
+
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// `06/Jan/2020:18:09:04 +0000` (always UTC).
+fn format_time(out: &mut String, now: SystemTime) {
+    let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
+    let month_name = MONTHS[usize::try_from(month - 1).unwrap_or(0) % 12];
+    let _ = write!(
+        out,
+        "{day:02}/{month_name}/{year}:{:02}:{:02}:{:02} +0000",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    );
+}
+
+/// Days since 1970-01-01 to (year, month 1-12, day 1-31), proleptic Gregorian calendar
+/// (Howard Hinnant's `civil_from_days` algorithm).
+fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_matches_the_upstream_format() {
+        let mut out = String::new();
+        let entry = Entry {
+            peer: Some("10.244.0.206:5000".parse().expect("addr")),
+            method: "GET",
+            target: "/",
+            version: "HTTP/1.1",
+            status: 200,
+            bytes: 11,
+            referer: "",
+            user_agent: "curl/7.58.0",
+            elapsed: Duration::from_micros(1_500_250),
+        };
+        // 2020-01-06T18:09:04Z
+        format_line(&mut out, &entry, UNIX_EPOCH + Duration::from_secs(1_578_334_144));
+        assert_eq!(
+            out,
+            "10.244.0.206 - - [06/Jan/2020:18:09:04 +0000] \"GET / HTTP/1.1\" 200 11 \"\" \"curl/7.58.0\" 1/1500250\n"
+        );
+    }
+
+    #[test]
+    fn calendar_conversion_handles_leap_years() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_819), (2027, 1, 1));
+    }
+}

@@ -1,0 +1,87 @@
+//! The command line. Flags only fill [`Overrides`]; [`fnhost_runtime_config::Settings`]
+//! applies them over the environment in one place.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use fnhost_runtime_config::{Catalogue, Overrides, runtime_images, settings::KEYS};
+
+/// fnhost serves one Kubeless function over HTTP.
+///
+/// With no command it runs as a Kubeless runtime container: MOD_NAME, FUNC_HANDLER,
+/// FUNC_TIMEOUT, FUNC_RUNTIME, FUNC_MEMORY_LIMIT, FUNC_PORT and KUBELESS_INSTALL_VOLUME
+/// describe the function.
+#[derive(Debug, Parser)]
+#[command(name = "fnhost", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do; none means serve the function described by the environment.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Print the resolved configuration and exit.
+    #[arg(long, global = true)]
+    pub print_config: bool,
+}
+
+/// Sub-commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Install a function's dependencies and serve it locally, exactly as in a pod.
+    Run(RunArgs),
+    /// Print the runtime catalogue in the Kubeless `runtime-images` JSON shape.
+    Catalogue,
+}
+
+/// `fnhost run FILE --handler NAME`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The function file, e.g. ./hello.py.
+    pub file: PathBuf,
+    /// The handler: `NAME` or `MODULE.NAME`, e.g. hello.foo.
+    #[arg(long)]
+    pub handler: String,
+    /// Port to listen on (0 picks a free one) [default: 8080].
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Address to listen on [default: 127.0.0.1].
+    #[arg(long)]
+    pub listen: Option<IpAddr>,
+    /// Seconds a call may run before the client gets 408 [default: 180].
+    #[arg(long)]
+    pub timeout: Option<f64>,
+    /// Dependency file to install first (e.g. requirements.txt).
+    #[arg(long)]
+    pub deps: Option<PathBuf>,
+    /// Runtime id, e.g. python3.11 [default: inferred from the file suffix].
+    #[arg(long)]
+    pub runtime: Option<String>,
+}
+
+impl RunArgs {
+    /// The flags as overrides.
+    pub fn overrides(&self) -> Overrides {
+        Overrides {
+            file: Some(self.file.clone()),
+            handler: Some(self.handler.clone()),
+            runtime: self.runtime.clone(),
+            port: self.port,
+            listen: self.listen,
+            timeout: self.timeout,
+            deps: self.deps.clone(),
+        }
+    }
+}
+
+/// The catalogue as `runtime-images` JSON.
+pub fn catalogue_json() -> String {
+    runtime_images::render(&Catalogue::builtin())
+}
+
+/// A human-readable dump of resolved settings plus the table of keys.
+pub fn describe_settings(settings: &fnhost_runtime_config::Settings) -> String {
+    let mut out = format!("{settings:#?}\n\nEnvironment keys:\n");
+    for (key, default, meaning) in KEYS {
+        out.push_str(&format!("  {key:<28} default {default}: {meaning}\n"));
+    }
+    out
+}

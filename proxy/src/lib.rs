@@ -1,0 +1,139 @@
+//! `fnhost`: the in-pod HTTP proxy that serves one Kubeless function, and the local runner.
+//!
+//! `main.rs` only parses the command line, installs signal handlers and calls [`run`]; all
+//! behaviour lives here so tests and benchmarks can drive it.
+//!
+//! # Layout
+//!
+//! - [`cli`]: the command line (`fnhost`, `fnhost run FILE`, `fnhost catalogue`).
+//! - [`loading`]: runtime resolution and loader selection; [`deps`]: the local runner's
+//!   dependency install.
+//! - [`server`]: the accept loop, connection limits, graceful shutdown.
+//! - [`service`]: the request path (routes, body limit, invocation, metrics, access log).
+//! - [`respond`]: the one place that maps failures to HTTP statuses.
+//! - [`metrics`], [`access_log`]: what each request records.
+
+pub mod access_log;
+pub mod cli;
+pub mod deps;
+pub mod loading;
+pub mod metrics;
+pub mod respond;
+pub mod server;
+pub mod service;
+
+use std::future::Future;
+use std::io::Write as _;
+use std::sync::Arc;
+
+use fnhost_runtime_config::Settings;
+
+use crate::access_log::AccessLog;
+use crate::loading::{PrepareError, Prepared};
+use crate::server::{Drained, ServerLimits};
+use crate::service::{App, AppParts};
+
+/// Exit code for invalid configuration (`EX_USAGE`).
+pub const EXIT_CONFIG: u8 = 64;
+/// Exit code for a function that cannot be loaded or served.
+pub const EXIT_INIT: u8 = 1;
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The function could not be prepared.
+    #[error(transparent)]
+    Prepare(#[from] PrepareError),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Another start-up step failed (metrics registry, threads, runtime).
+    #[error("cannot start: {0}")]
+    Internal(String),
+}
+
+impl StartError {
+    /// The process exit code for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            StartError::Prepare(PrepareError::Runtime(_)) => EXIT_CONFIG,
+            _ => EXIT_INIT,
+        }
+    }
+}
+
+/// Loads the function (blocking: imports, installs) and serves it until `shutdown` resolves.
+///
+/// The function is loaded before the port is bound, so the server is ready as soon as it
+/// accepts connections. Readiness is announced on stdout as one machine-readable line:
+/// `fnhost: listening http=<address>`.
+pub fn run(settings: &Settings, shutdown: impl Future<Output = ()> + Send) -> Result<Drained, StartError> {
+    let prepared = loading::prepare(settings)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .thread_name("fnhost-io")
+        .build()
+        .map_err(|e| StartError::Internal(format!("tokio runtime: {e}")))?;
+    let app = Arc::new(build_app(settings, prepared)?);
+    let drained = runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(settings.server.listen)
+            .await
+            .map_err(|source| StartError::Bind { addr: settings.server.listen, source })?;
+        let addr = listener.local_addr().map_err(|e| StartError::Internal(e.to_string()))?;
+        announce(addr);
+        Ok::<_, StartError>(server::run(listener, app.clone(), limits(settings), shutdown).await)
+    })?;
+    app.access_log().close();
+    runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+    Ok(drained)
+}
+
+fn build_app(settings: &Settings, prepared: Prepared) -> Result<App, StartError> {
+    let f = &settings.function;
+    let function_name = format!("{}.{}", f.module, f.handler);
+    tracing::info!("function ready: {}", prepared.function.describe());
+    let metrics = metrics::Metrics::new(
+        settings.server.metrics,
+        &[("version", env!("CARGO_PKG_VERSION")), ("runtime", &prepared.runtime), ("loader", prepared.loader)],
+    )
+    .map_err(|e| StartError::Internal(format!("metrics registry: {e}")))?;
+    let access_log = AccessLog::start(settings.server.access_log)
+        .map_err(|e| StartError::Internal(format!("access log thread: {e}")))?;
+    Ok(App::new(AppParts {
+        function: prepared.function,
+        function_name,
+        metrics,
+        access_log,
+        timeout: f.timeout,
+        max_body_bytes: settings.server.max_body_bytes,
+    }))
+}
+
+fn limits(settings: &Settings) -> ServerLimits {
+    ServerLimits {
+        header_read_timeout: settings.server.header_read_timeout,
+        max_header_bytes: settings.server.max_header_bytes,
+        max_connections: settings.server.max_connections,
+        shutdown_timeout: settings.server.shutdown_timeout,
+    }
+}
+
+fn announce(addr: std::net::SocketAddr) {
+    tracing::info!("listening on http://{addr}");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "fnhost: listening http={addr}").and_then(|()| out.flush());
+}
+
+/// Writes a start-up failure where Kubernetes reads it (`/dev/termination-log`), if that file
+/// exists and is writable; it is never created.
+pub fn write_termination_log(message: &str) {
+    let path = std::path::Path::new("/dev/termination-log");
+    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).truncate(true).open(path) {
+        let _ = file.write_all(message.as_bytes());
+    }
+}

@@ -1,0 +1,157 @@
+//! From settings to a loaded function: pick the runtime, install dependencies (local runner),
+//! build the [`FunctionSpec`], and hand it to the loader for the runtime's language.
+
+use std::path::{Path, PathBuf};
+
+use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
+use fnhost_runtime_config::settings::FunctionSettings;
+use fnhost_runtime_config::{Catalogue, Language, Mode, Runtime, Settings, expand::expand};
+
+use crate::deps::{self, DepsError};
+
+/// Why the function could not be prepared.
+#[derive(Debug, thiserror::Error)]
+pub enum PrepareError {
+    /// The runtime is unknown or not built in.
+    #[error("{0}")]
+    Runtime(String),
+    /// Installing dependencies failed.
+    #[error(transparent)]
+    Deps(#[from] DepsError),
+    /// The loader could not load the function.
+    #[error(transparent)]
+    Load(#[from] LoadError),
+}
+
+/// A function ready to serve, with what the startup log says about it.
+pub struct Prepared {
+    /// The function.
+    pub function: Box<dyn Function>,
+    /// The runtime id used.
+    pub runtime: String,
+    /// The loader's name.
+    pub loader: &'static str,
+}
+
+/// Resolves the runtime, installs dependencies when asked, and loads the function.
+pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
+    let catalogue = Catalogue::builtin();
+    let f = &settings.function;
+    let runtime = resolve_runtime(&catalogue, f)?;
+    let loader = loader_for(&runtime)?;
+    let install_dir = match (&f.deps, settings.mode) {
+        (Some(deps_file), _) => Some(deps::install(&runtime, deps_file, &f.dir, &settings.cache_dir)?),
+        (None, Mode::Pod) => Some(f.dir.clone()),
+        (None, Mode::Local) => {
+            hint_unused_deps(&runtime, &f.dir);
+            None
+        }
+    };
+    let spec = FunctionSpec {
+        module: f.module.clone(),
+        handler: f.handler.clone(),
+        dir: f.dir.clone(),
+        search_path: install_dir.map(|d| search_path(&runtime, &d)).unwrap_or_default(),
+        timeout: f.timeout,
+        runtime: f.runtime.clone().unwrap_or_else(|| runtime.id()),
+        memory_limit: f.memory_limit.clone(),
+        concurrency: settings.concurrency,
+    };
+    tracing::info!(runtime = %runtime.id(), loader = loader.name(), dir = %spec.dir.display(), "loading {}.{}", spec.module, spec.handler);
+    let function = loader.load(&spec)?;
+    Ok(Prepared { function, runtime: runtime.id(), loader: loader.name() })
+}
+
+/// The runtime named by `--runtime`/`FUNC_RUNTIME`, or the one implied by the function file.
+fn resolve_runtime(catalogue: &Catalogue, f: &FunctionSettings) -> Result<Runtime, PrepareError> {
+    if let Some(id) = &f.runtime {
+        if let Some(rt) = catalogue.get(id) {
+            return Ok(rt.clone());
+        }
+        return same_language_fallback(catalogue, id).ok_or_else(|| {
+            PrepareError::Runtime(format!(
+                "unknown runtime {id:?}; this fnhost serves: {}",
+                catalogue.ids().join(", ")
+            ))
+        });
+    }
+    let suffix = find_suffix(&f.dir, &f.module).ok_or_else(|| {
+        PrepareError::Runtime(format!(
+            "no FUNC_RUNTIME given and no file {}/{}.<suffix> to infer it from",
+            f.dir.display(),
+            f.module
+        ))
+    })?;
+    catalogue
+        .for_suffix(&suffix)
+        .cloned()
+        .ok_or_else(|| PrepareError::Runtime(format!("no runtime serves {suffix} files; set FUNC_RUNTIME")))
+}
+
+/// `python3.8` is not in the catalogue, but a Python function still runs on the embedded
+/// Python; say so in the log instead of refusing.
+fn same_language_fallback(catalogue: &Catalogue, id: &str) -> Option<Runtime> {
+    let language: String = id.chars().take_while(|c| c.is_ascii_alphabetic() || *c == '_' || *c == '-').collect();
+    let default = catalogue.for_suffix(".py").filter(|_| language == "python")?;
+    tracing::warn!(
+        "runtime {id} is not in the catalogue; serving it with {} (the embedded interpreter)",
+        default.id()
+    );
+    Some(default.clone())
+}
+
+fn find_suffix(dir: &Path, module: &str) -> Option<String> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    entries.filter_map(Result::ok).find_map(|e| {
+        let path = e.path();
+        (path.file_stem()?.to_str()? == module)
+            .then(|| path.extension().and_then(|x| x.to_str()).map(|x| format!(".{x}")))
+            .flatten()
+    })
+}
+
+fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
+    match &runtime.language {
+        #[cfg(feature = "python")]
+        Language::Python => Ok(Box::new(fnhost_loader_python::PythonLoader)),
+        other => Err(PrepareError::Runtime(format!(
+            "runtime {} ({}) is not supported by this build of fnhost",
+            runtime.id(),
+            other.id()
+        ))),
+    }
+}
+
+/// Import paths from the runtime's own environment (e.g. `PYTHONPATH`), expanded with the
+/// install folder as `KUBELESS_INSTALL_VOLUME`, exactly as kubelet expands them in a pod.
+/// If the install command used another layout (Debian's pip puts `--prefix` packages under
+/// `local/lib/…/dist-packages`), the folders it actually created are used.
+pub fn search_path(runtime: &Runtime, install_dir: &Path) -> Vec<PathBuf> {
+    let volume = install_dir.to_string_lossy().into_owned();
+    let mut paths: Vec<PathBuf> = runtime
+        .runtime_env
+        .iter()
+        .filter(|(k, _)| k == "PYTHONPATH")
+        .flat_map(|(_, v)| {
+            expand(v, |name| (name == "KUBELESS_INSTALL_VOLUME").then(|| volume.clone()))
+                .split(':')
+                .map(PathBuf::from)
+                .collect::<Vec<_>>()
+        })
+        .filter(|p| p.is_dir())
+        .collect();
+    if !paths.iter().any(|p| p.ends_with("site-packages") || p.ends_with("dist-packages")) {
+        paths.extend(deps::find_package_dirs(install_dir));
+    }
+    paths
+}
+
+fn hint_unused_deps(runtime: &Runtime, dir: &Path) {
+    if !runtime.dep_file.is_empty() && dir.join(&runtime.dep_file).is_file() {
+        tracing::info!(
+            "{} is next to the function but not installed; pass --deps {} to install it",
+            runtime.dep_file,
+            dir.join(&runtime.dep_file).display()
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! The `fnhost` binary: parse the command line, set up logging and signals, run.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use fnhost_proxy::cli::{self, Cli, Command};
+use fnhost_proxy::server::Drained;
+use fnhost_runtime_config::{Mode, Overrides, ProcessEnv, Settings};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (mode, overrides) = match &cli.command {
+        Some(Command::Catalogue) => {
+            println!("{}", cli::catalogue_json());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::Run(args)) => (Mode::Local, args.overrides()),
+        None => (Mode::Pod, Overrides::default()),
+    };
+    let settings = match Settings::resolve(mode, &ProcessEnv, &overrides) {
+        Ok(settings) => settings,
+        Err(e) => return fail(&e.to_string(), fnhost_proxy::EXIT_CONFIG),
+    };
+    if cli.print_config {
+        println!("{}", cli::describe_settings(&settings));
+        return ExitCode::SUCCESS;
+    }
+    init_logging(&settings.log_filter);
+    match fnhost_proxy::run(&settings, shutdown_signal()) {
+        Ok(Drained::Clean) => {
+            tracing::info!("all in-flight requests finished; bye");
+            ExitCode::SUCCESS
+        }
+        Ok(Drained::TimedOut { open }) => {
+            tracing::warn!(open, "SHUTDOWN_TIMEOUT elapsed with requests in flight; exiting anyway");
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e.to_string(), e.exit_code()),
+    }
+}
+
+fn fail(message: &str, code: u8) -> ExitCode {
+    eprintln!("fnhost: {}", message.trim_end());
+    fnhost_proxy::write_termination_log(message);
+    ExitCode::from(code)
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers; SIGTERM will not drain");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM received"),
+        _ = int.recv() => tracing::info!("SIGINT received"),
+    }
+}

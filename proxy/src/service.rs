@@ -1,0 +1,205 @@
+//! The request path: route, read the body, call the function, record metrics and the access
+//! log in one place, answer.
+//!
+//! `GET /healthz` and `GET /metrics` are the proxy's own; every other method and path goes to
+//! the function (upstream Python answered 405 to PUT and OPTIONS; fnhost passes them on).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fnhost_loader_api::{EventMeta, Function, Invocation, Response};
+use http::{HeaderMap, Method, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+
+use crate::access_log::{AccessLog, Entry};
+use crate::metrics::{self, Metrics};
+use crate::respond::{self, RequestError};
+
+/// The HTTP response type the server sends.
+pub type HttpResponse = http::Response<Full<Bytes>>;
+
+/// Everything a request needs, shared by all connections.
+pub struct App {
+    function: Box<dyn Function>,
+    function_name: String,
+    metrics: Metrics,
+    access_log: Arc<AccessLog>,
+    timeout: Duration,
+    max_body_bytes: u64,
+}
+
+/// What [`App::new`] needs.
+pub struct AppParts {
+    /// The loaded function.
+    pub function: Box<dyn Function>,
+    /// `module.handler`, for logs.
+    pub function_name: String,
+    /// The metrics registry.
+    pub metrics: Metrics,
+    /// The access log.
+    pub access_log: Arc<AccessLog>,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Largest request body.
+    pub max_body_bytes: u64,
+}
+
+enum Route {
+    Healthz,
+    Metrics,
+    Function,
+}
+
+fn route(method: &Method, path: &str) -> Route {
+    let own = *method == Method::GET || *method == Method::HEAD;
+    match path {
+        "/healthz" if own => Route::Healthz,
+        "/metrics" if own => Route::Metrics,
+        _ => Route::Function,
+    }
+}
+
+impl App {
+    /// Assembles the app.
+    pub fn new(parts: AppParts) -> App {
+        App {
+            function: parts.function,
+            function_name: parts.function_name,
+            metrics: parts.metrics,
+            access_log: parts.access_log,
+            timeout: parts.timeout,
+            max_body_bytes: parts.max_body_bytes,
+        }
+    }
+
+    /// The access log, for flushing at shutdown.
+    pub fn access_log(&self) -> &AccessLog {
+        &self.access_log
+    }
+
+    /// Serves one request. Never fails: every error is a response.
+    pub async fn handle(
+        self: Arc<Self>,
+        request: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> Result<HttpResponse, Infallible> {
+        let started = Instant::now();
+        let (parts, body) = request.into_parts();
+        let line = RequestLine::of(&parts);
+        let response = match route(&parts.method, parts.uri.path()) {
+            Route::Healthz => self.healthz(),
+            Route::Metrics => self.metrics_page(),
+            Route::Function => self.call(parts, body, peer, started).await,
+        };
+        self.log_access(&line, peer, &response, started.elapsed());
+        Ok(into_http(response))
+    }
+
+    fn healthz(&self) -> Response {
+        if self.function.healthy() {
+            respond::plain(StatusCode::OK, "OK")
+        } else {
+            let stats = self.function.stats();
+            tracing::error!(abandoned = stats.abandoned, "unhealthy: too many calls could not be stopped");
+            respond::plain(StatusCode::SERVICE_UNAVAILABLE, "unhealthy: too many timed-out calls could not be stopped\n")
+        }
+    }
+
+    fn metrics_page(&self) -> Response {
+        let mut response = Response::ok(self.metrics.render(self.function.stats()));
+        response
+            .headers
+            .insert(header::CONTENT_TYPE, http::HeaderValue::from_static(metrics::CONTENT_TYPE));
+        response
+    }
+
+    async fn call(&self, parts: http::request::Parts, body: Incoming, peer: SocketAddr, started: Instant) -> Response {
+        let method = metrics::method_index(&parts.method);
+        let body = match read_body(body, &parts.headers, self.max_body_bytes).await {
+            Ok(body) => body,
+            Err(err) => return respond::request_error(&err),
+        };
+        let invocation = Invocation {
+            event: EventMeta::from_headers(&parts.headers),
+            method: parts.method,
+            uri: parts.uri,
+            version: parts.version,
+            headers: parts.headers,
+            body,
+            remote_addr: Some(peer),
+            deadline: started + self.timeout,
+        };
+        let call_started = Instant::now();
+        let result = self.function.invoke(invocation).await;
+        self.metrics
+            .record_call(method, call_started.elapsed(), result.as_ref().err().map(|e| e.kind()));
+        result.unwrap_or_else(|err| respond::invoke_error(&self.function_name, &err))
+    }
+
+    fn log_access(&self, line: &RequestLine, peer: SocketAddr, response: &Response, elapsed: Duration) {
+        self.access_log.record(&Entry {
+            peer: Some(peer),
+            method: line.method.as_str(),
+            target: line.uri.path_and_query().map_or("/", |pq| pq.as_str()),
+            version: fnhost_loader_api::invocation::version_str(line.version),
+            status: response.status.as_u16(),
+            bytes: if line.method == Method::HEAD { 0 } else { response.body.len() },
+            referer: header_text(line.referer.as_ref()),
+            user_agent: header_text(line.user_agent.as_ref()),
+            elapsed,
+        });
+    }
+}
+
+/// What the access log needs of a request, kept while the request itself moves on (the
+/// clones are reference-counted, not copies).
+struct RequestLine {
+    method: Method,
+    uri: http::Uri,
+    version: http::Version,
+    referer: Option<http::HeaderValue>,
+    user_agent: Option<http::HeaderValue>,
+}
+
+impl RequestLine {
+    fn of(parts: &http::request::Parts) -> RequestLine {
+        RequestLine {
+            method: parts.method.clone(),
+            uri: parts.uri.clone(),
+            version: parts.version,
+            referer: parts.headers.get(header::REFERER).cloned(),
+            user_agent: parts.headers.get(header::USER_AGENT).cloned(),
+        }
+    }
+}
+
+fn header_text(value: Option<&http::HeaderValue>) -> &str {
+    value.and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, RequestError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit) {
+        return Err(RequestError::BodyTooLarge { limit });
+    }
+    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
+    match limited.collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(RequestError::BodyTooLarge { limit }),
+        Err(e) => Err(RequestError::BodyRead(e.to_string())),
+    }
+}
+
+fn into_http(response: Response) -> HttpResponse {
+    let mut out = http::Response::new(Full::new(response.body));
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    out
+}

@@ -1,0 +1,190 @@
+//! The runtimes fnhost serves.
+//!
+//! A runtime id is the upstream Kubeless runtime string: a language id plus a version
+//! (`python` + `3.11` = `python3.11`). Each runtime names its dependency file and file suffix
+//! and the build phases that run before the function is served: *installation* (install the
+//! dependency file into the function folder) and *compilation* (for compiled languages). The
+//! same phase commands run in a pod's init containers and in `fnhost run` on a laptop.
+
+/// The language family of a runtime, which decides the loader that serves it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Language {
+    /// CPython, served by the embedded Python loader.
+    Python,
+    /// A language id this build of fnhost has no loader for (kept so that a
+    /// `kubeless-config` with other runtimes still round-trips).
+    Other(String),
+}
+
+impl Language {
+    /// The upstream language id (`python`, `nodejs`, …).
+    pub fn id(&self) -> &str {
+        match self {
+            Language::Python => "python",
+            Language::Other(id) => id,
+        }
+    }
+
+    /// Parses an upstream language id.
+    pub fn from_id(id: &str) -> Self {
+        match id {
+            "python" => Language::Python,
+            other => Language::Other(other.to_owned()),
+        }
+    }
+}
+
+/// One build phase (installation or compilation): a shell command run with `sh -c` in the
+/// function folder, with `KUBELESS_INSTALL_VOLUME`, `KUBELESS_DEPS_FILE` and
+/// `KUBELESS_FUNC_NAME` set, plus the phase's own environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Phase {
+    /// Image that runs this phase in a pod.
+    pub image: String,
+    /// The command, run with `sh -c`.
+    pub command: String,
+    /// Extra environment, values may use `$(VAR)` references.
+    pub env: Vec<(String, String)>,
+}
+
+/// One runtime of the catalogue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Runtime {
+    /// Language family.
+    pub language: Language,
+    /// Version part of the id, e.g. `3.11`.
+    pub version: String,
+    /// Upstream version name, e.g. `python311`.
+    pub version_name: String,
+    /// Dependency file name, e.g. `requirements.txt`; empty when the runtime has none.
+    pub dep_file: String,
+    /// Function file suffix, e.g. `.py`.
+    pub suffix: String,
+    /// Image that serves the function (the `runtime` phase).
+    pub image: String,
+    /// Environment of the runtime phase; values may use `$(KUBELESS_INSTALL_VOLUME)`.
+    pub runtime_env: Vec<(String, String)>,
+    /// Dependency installation, if the runtime has one.
+    pub install: Option<Phase>,
+    /// Compilation, if the runtime needs one.
+    pub compile: Option<Phase>,
+}
+
+impl Runtime {
+    /// The runtime id, e.g. `python3.11`.
+    pub fn id(&self) -> String {
+        format!("{}{}", self.language.id(), self.version)
+    }
+}
+
+/// The Python versions fnhost ships images for.
+pub const PYTHON_VERSIONS: [&str; 4] = ["3.9", "3.10", "3.11", "3.12"];
+
+/// The Python version the default build embeds, used when a runtime must be inferred from a
+/// `.py` file alone.
+pub const DEFAULT_PYTHON: &str = "python3.11";
+
+/// Repository of the fnhost runtime images; the tag is `<runtime id>-<fnhost version>`.
+pub const IMAGE_REPOSITORY: &str = "fnhost/runtime";
+
+/// The list of runtimes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Catalogue {
+    runtimes: Vec<Runtime>,
+}
+
+impl Catalogue {
+    /// The catalogue built into this version of fnhost.
+    pub fn builtin() -> Self {
+        Catalogue {
+            runtimes: PYTHON_VERSIONS.iter().map(|v| python_runtime(v)).collect(),
+        }
+    }
+
+    /// A catalogue from an explicit list (e.g. read from a `kubeless-config`).
+    pub fn from_runtimes(runtimes: Vec<Runtime>) -> Self {
+        Catalogue { runtimes }
+    }
+
+    /// All runtimes, in catalogue order.
+    pub fn runtimes(&self) -> &[Runtime] {
+        &self.runtimes
+    }
+
+    /// The runtime with this id, e.g. `python3.11`.
+    pub fn get(&self, id: &str) -> Option<&Runtime> {
+        self.runtimes.iter().find(|r| r.id() == id)
+    }
+
+    /// The runtime to use for a file with this suffix when none is named: the default
+    /// Python for `.py`, else the first runtime with that suffix.
+    pub fn for_suffix(&self, suffix: &str) -> Option<&Runtime> {
+        if suffix == ".py" {
+            if let Some(rt) = self.get(DEFAULT_PYTHON) {
+                return Some(rt);
+            }
+        }
+        self.runtimes.iter().find(|r| r.suffix == suffix)
+    }
+
+    /// Every runtime id, for error messages.
+    pub fn ids(&self) -> Vec<String> {
+        self.runtimes.iter().map(Runtime::id).collect()
+    }
+}
+
+fn image_for(runtime_id: &str) -> String {
+    format!("{IMAGE_REPOSITORY}:{runtime_id}-{}", env!("CARGO_PKG_VERSION"))
+}
+
+fn python_runtime(version: &str) -> Runtime {
+    let id = format!("python{version}");
+    let image = image_for(&id);
+    Runtime {
+        language: Language::Python,
+        version: version.to_owned(),
+        version_name: format!("python{}", version.replace('.', "")),
+        dep_file: "requirements.txt".to_owned(),
+        suffix: ".py".to_owned(),
+        runtime_env: vec![(
+            "PYTHONPATH".to_owned(),
+            format!(
+                "$(KUBELESS_INSTALL_VOLUME)/lib/python{version}/site-packages:$(KUBELESS_INSTALL_VOLUME)"
+            ),
+        )],
+        install: Some(Phase {
+            image: image.clone(),
+            command: format!(
+                "python{version} -m pip install --no-input --disable-pip-version-check \
+                 --prefix=$KUBELESS_INSTALL_VOLUME -r $KUBELESS_DEPS_FILE"
+            ),
+            env: Vec::new(),
+        }),
+        compile: None,
+        image,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_has_the_python_runtimes() {
+        let cat = Catalogue::builtin();
+        for v in PYTHON_VERSIONS {
+            let rt = cat.get(&format!("python{v}")).expect("runtime present");
+            assert_eq!(rt.dep_file, "requirements.txt");
+            assert_eq!(rt.suffix, ".py");
+            assert!(rt.install.as_ref().is_some_and(|p| p.command.contains("--prefix")));
+        }
+        assert!(cat.get("python2.7").is_none());
+    }
+
+    #[test]
+    fn suffix_inference_prefers_the_default_python() {
+        let cat = Catalogue::builtin();
+        assert_eq!(cat.for_suffix(".py").map(Runtime::id).as_deref(), Some(DEFAULT_PYTHON));
+        assert!(cat.for_suffix(".rs").is_none());
+    }
+}

@@ -1,0 +1,408 @@
+//! Every setting the `fnhost` binary reads, resolved in one place.
+//!
+//! Precedence, applied by [`Settings::resolve`] and nowhere else: a command-line flag
+//! ([`Overrides`]) wins over the environment, which wins over the default. Every value is
+//! checked; all problems are collected and reported together ([`ConfigError`]); an unknown
+//! `FNHOST_*` variable is an error (it is almost always a typo).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use crate::env::Env;
+
+/// Every environment key fnhost reads: name, default (as text), meaning.
+pub const KEYS: &[(&str, &str, &str)] = &[
+    ("MOD_NAME", "(required in a pod)", "module (file name without suffix) of the function"),
+    ("FUNC_HANDLER", "(required in a pod)", "name of the function inside the module"),
+    ("FUNC_TIMEOUT", "180", "seconds a call may run; past it the client gets 408"),
+    ("FUNC_RUNTIME", "(inferred from the file suffix)", "runtime id, e.g. python3.11"),
+    ("FUNC_MEMORY_LIMIT", "0", "memory limit, passed to the function's context"),
+    ("FUNC_PORT", "8080", "port to listen on (0 picks a free one)"),
+    ("FUNC_MEMFILE_MAX", "104857600", "largest request body in bytes; larger is 413"),
+    ("KUBELESS_INSTALL_VOLUME", "/kubeless", "folder holding the function and its dependencies"),
+    ("SHUTDOWN_TIMEOUT", "10", "seconds in-flight requests may finish after SIGTERM"),
+    ("FNHOST_LISTEN_ADDR", "0.0.0.0 (pod), 127.0.0.1 (fnhost run)", "address to listen on"),
+    ("FNHOST_THREADS", "16", "calls that may run at once (interpreter threads)"),
+    ("FNHOST_ACCESS_LOG", "true", "one access-log line per request on stdout"),
+    ("FNHOST_METRICS", "true", "record function metrics (the /metrics route stays)"),
+    ("FNHOST_HEADER_READ_TIMEOUT", "30", "seconds a client may take to send request headers"),
+    ("FNHOST_MAX_HEADER_BYTES", "65536", "largest request head (request line and headers)"),
+    ("FNHOST_MAX_CONNECTIONS", "10000", "open client connections; more wait to be accepted"),
+    ("FNHOST_CACHE_DIR", "$XDG_CACHE_HOME/fnhost or ~/.cache/fnhost", "where fnhost run installs dependencies"),
+    ("FNHOST_LOG", "info", "log filter (tracing syntax, e.g. debug or fnhost=trace)"),
+];
+
+/// How the binary was started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// `fnhost` with no arguments: the Kubeless environment describes the function.
+    Pod,
+    /// `fnhost run FILE`: flags describe the function.
+    Local,
+}
+
+/// Values given on the command line; `None` means "not given".
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Overrides {
+    /// The function file (`fnhost run FILE`).
+    pub file: Option<PathBuf>,
+    /// `--handler`, either `foo` or `module.foo`.
+    pub handler: Option<String>,
+    /// `--runtime`.
+    pub runtime: Option<String>,
+    /// `--port`.
+    pub port: Option<u16>,
+    /// `--listen`.
+    pub listen: Option<IpAddr>,
+    /// `--timeout` in seconds.
+    pub timeout: Option<f64>,
+    /// `--deps`.
+    pub deps: Option<PathBuf>,
+}
+
+/// The function to serve.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FunctionSettings {
+    /// Module name.
+    pub module: String,
+    /// Handler name.
+    pub handler: String,
+    /// Folder with the function's files.
+    pub dir: PathBuf,
+    /// Runtime id when given; `None` means infer from the file suffix.
+    pub runtime: Option<String>,
+    /// Per-call timeout.
+    pub timeout: Duration,
+    /// Memory limit text, passed through to the function.
+    pub memory_limit: String,
+    /// Dependency file to install first (local runner only).
+    pub deps: Option<PathBuf>,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerSettings {
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Largest request body.
+    pub max_body_bytes: u64,
+    /// Time allowed to send the request head.
+    pub header_read_timeout: Duration,
+    /// Largest request head.
+    pub max_header_bytes: usize,
+    /// Most open connections.
+    pub max_connections: usize,
+    /// Grace period for in-flight requests on SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// Write access-log lines.
+    pub access_log: bool,
+    /// Record function metrics.
+    pub metrics: bool,
+}
+
+/// Everything the binary needs, resolved and checked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    /// Pod or local.
+    pub mode: Mode,
+    /// The function.
+    pub function: FunctionSettings,
+    /// The server.
+    pub server: ServerSettings,
+    /// Calls that may run at once.
+    pub concurrency: usize,
+    /// Log filter.
+    pub log_filter: String,
+    /// Dependency cache of the local runner.
+    pub cache_dir: PathBuf,
+}
+
+/// Every problem found in the configuration, reported together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// One line per problem.
+    pub problems: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "invalid configuration ({} problem(s)):", self.problems.len())?;
+        for p in &self.problems {
+            writeln!(f, "  - {p}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Collects problems while reading keys.
+struct Reader<'a> {
+    env: &'a dyn Env,
+    problems: Vec<String>,
+}
+
+impl Reader<'_> {
+    fn text(&self, key: &str) -> Option<String> {
+        self.env.get(key).filter(|v| !v.trim().is_empty())
+    }
+
+    fn parse<T: FromStr>(&mut self, key: &str, default: T, what: &str) -> T {
+        match self.text(key) {
+            None => default,
+            Some(raw) => raw.trim().parse().unwrap_or_else(|_| {
+                self.problems.push(format!("{key}={raw:?} is not {what}"));
+                default
+            }),
+        }
+    }
+
+    fn seconds(&mut self, key: &str, flag: Option<f64>, default: f64) -> Duration {
+        let secs = flag.unwrap_or_else(|| self.parse(key, default, "a number of seconds"));
+        match Duration::try_from_secs_f64(secs) {
+            Ok(d) if !d.is_zero() => d,
+            _ => {
+                self.problems.push(format!("{key}: {secs} is not a positive number of seconds"));
+                Duration::from_secs_f64(default)
+            }
+        }
+    }
+
+    fn flag(&mut self, key: &str, default: bool) -> bool {
+        match self.text(key).map(|v| v.trim().to_ascii_lowercase()) {
+            None => default,
+            Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
+            Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
+            Some(v) => {
+                self.problems.push(format!("{key}={v:?} is not a boolean (true/false)"));
+                default
+            }
+        }
+    }
+
+    fn positive(&mut self, key: &str, default: usize) -> usize {
+        let n = self.parse(key, default, "a whole number");
+        if n == 0 {
+            self.problems.push(format!("{key} must be at least 1"));
+            return default;
+        }
+        n
+    }
+}
+
+impl Settings {
+    /// Resolves the settings for `mode` from flags and the environment.
+    pub fn resolve(mode: Mode, env: &dyn Env, flags: &Overrides) -> Result<Settings, ConfigError> {
+        let mut r = Reader { env, problems: Vec::new() };
+        check_unknown_keys(&mut r);
+        let function = parse_function(&mut r, mode, flags);
+        let server = parse_server(&mut r, mode, flags);
+        let concurrency = r.positive("FNHOST_THREADS", 16);
+        let log_filter = r.text("FNHOST_LOG").unwrap_or_else(|| "info".to_owned());
+        let cache_dir = cache_dir(&r);
+        if r.problems.is_empty() {
+            Ok(Settings { mode, function, server, concurrency, log_filter, cache_dir })
+        } else {
+            Err(ConfigError { problems: r.problems })
+        }
+    }
+}
+
+fn check_unknown_keys(r: &mut Reader<'_>) {
+    let mut unknown: Vec<String> = r
+        .env
+        .keys()
+        .into_iter()
+        .filter(|k| k.starts_with("FNHOST_") && !KEYS.iter().any(|(name, _, _)| name == k))
+        .collect();
+    unknown.sort();
+    for k in unknown {
+        r.problems.push(format!("unknown setting {k} (known FNHOST_* keys: see `fnhost --print-config`)"));
+    }
+}
+
+fn parse_function(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> FunctionSettings {
+    let (module, handler, dir) = match mode {
+        Mode::Pod => pod_function(r),
+        Mode::Local => local_function(r, flags),
+    };
+    let runtime = flags.runtime.clone().or_else(|| r.text("FUNC_RUNTIME"));
+    FunctionSettings {
+        module,
+        handler,
+        dir,
+        runtime,
+        timeout: r.seconds("FUNC_TIMEOUT", flags.timeout, 180.0),
+        memory_limit: r.text("FUNC_MEMORY_LIMIT").unwrap_or_else(|| "0".to_owned()),
+        deps: flags.deps.clone(),
+    }
+}
+
+fn pod_function(r: &mut Reader<'_>) -> (String, String, PathBuf) {
+    let mut required = |key: &str| {
+        r.text(key).unwrap_or_else(|| {
+            r.problems.push(format!("{key} is not set (the Kubeless controller sets it from the function's handler)"));
+            String::new()
+        })
+    };
+    let module = required("MOD_NAME");
+    let handler = required("FUNC_HANDLER");
+    let dir = r.text("KUBELESS_INSTALL_VOLUME").unwrap_or_else(|| "/kubeless".to_owned());
+    (module, handler, PathBuf::from(dir))
+}
+
+fn local_function(r: &mut Reader<'_>, flags: &Overrides) -> (String, String, PathBuf) {
+    let Some(file) = &flags.file else {
+        r.problems.push("no function file given (fnhost run FILE --handler NAME)".to_owned());
+        return Default::default();
+    };
+    let module = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let dir = absolute_parent(file);
+    let handler = match flags.handler.as_deref() {
+        None => {
+            r.problems.push(format!("--handler is required, e.g. --handler {module}.handler"));
+            String::new()
+        }
+        Some(h) => split_handler(r, &module, h),
+    };
+    (module, handler, dir)
+}
+
+/// Accepts `foo` or `<module>.foo`; anything else is reported.
+fn split_handler(r: &mut Reader<'_>, module: &str, handler: &str) -> String {
+    match handler.split_once('.') {
+        None if !handler.is_empty() => handler.to_owned(),
+        Some((m, f)) if m == module && !f.is_empty() && !f.contains('.') => f.to_owned(),
+        _ => {
+            r.problems.push(format!(
+                "--handler {handler:?} does not match the file: expected `{module}.NAME` or `NAME`"
+            ));
+            String::new()
+        }
+    }
+}
+
+fn absolute_parent(file: &Path) -> PathBuf {
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
+}
+
+fn parse_server(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> ServerSettings {
+    let default_ip = match mode {
+        Mode::Pod => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        Mode::Local => IpAddr::V4(Ipv4Addr::LOCALHOST),
+    };
+    let ip = flags
+        .listen
+        .unwrap_or_else(|| r.parse("FNHOST_LISTEN_ADDR", default_ip, "an IP address"));
+    let port = flags.port.unwrap_or_else(|| r.parse("FUNC_PORT", 8080, "a port number (0-65535)"));
+    ServerSettings {
+        listen: SocketAddr::new(ip, port),
+        max_body_bytes: r.parse("FUNC_MEMFILE_MAX", 100 * 1024 * 1024, "a number of bytes"),
+        header_read_timeout: r.seconds("FNHOST_HEADER_READ_TIMEOUT", None, 30.0),
+        max_header_bytes: r.parse("FNHOST_MAX_HEADER_BYTES", 64 * 1024, "a number of bytes").max(8192),
+        max_connections: r.positive("FNHOST_MAX_CONNECTIONS", 10_000),
+        shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT", None, 10.0),
+        access_log: r.flag("FNHOST_ACCESS_LOG", true),
+        metrics: r.flag("FNHOST_METRICS", true),
+    }
+}
+
+fn cache_dir(r: &Reader<'_>) -> PathBuf {
+    if let Some(dir) = r.text("FNHOST_CACHE_DIR") {
+        return PathBuf::from(dir);
+    }
+    if let Some(xdg) = r.text("XDG_CACHE_HOME") {
+        return Path::new(&xdg).join("fnhost");
+    }
+    match r.text("HOME") {
+        Some(home) => Path::new(&home).join(".cache").join("fnhost"),
+        None => std::env::temp_dir().join("fnhost-cache"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::env::MapEnv;
+
+    fn pod(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        Settings::resolve(Mode::Pod, &MapEnv::from_pairs(pairs.iter().copied()), &Overrides::default())
+    }
+
+    #[test]
+    fn pod_defaults_match_kubeless() {
+        let s = pod(&[("MOD_NAME", "hello"), ("FUNC_HANDLER", "foo")]).expect("valid");
+        assert_eq!(s.function.dir, PathBuf::from("/kubeless"));
+        assert_eq!(s.function.timeout, Duration::from_secs(180));
+        assert_eq!(s.function.memory_limit, "0");
+        assert_eq!(s.server.listen, "0.0.0.0:8080".parse().expect("addr"));
+        assert_eq!(s.server.max_body_bytes, 100 * 1024 * 1024);
+        assert_eq!(s.server.shutdown_timeout, Duration::from_secs(10));
+        assert!(s.server.access_log && s.server.metrics);
+    }
+
+    #[test]
+    fn all_problems_are_reported_together() {
+        let err = pod(&[("FUNC_TIMEOUT", "soon"), ("FUNC_PORT", "99999"), ("FNHOST_THREDS", "4")])
+            .expect_err("invalid");
+        let text = err.to_string();
+        for needle in ["MOD_NAME", "FUNC_HANDLER", "FUNC_TIMEOUT", "FUNC_PORT", "FNHOST_THREDS"] {
+            assert!(text.contains(needle), "{needle} missing from: {text}");
+        }
+        assert_eq!(err.problems.len(), 5);
+    }
+
+    #[test]
+    fn zero_and_negative_timeouts_are_rejected() {
+        for t in ["0", "-1", "NaN"] {
+            let err = pod(&[("MOD_NAME", "m"), ("FUNC_HANDLER", "f"), ("FUNC_TIMEOUT", t)]).expect_err(t);
+            assert!(err.to_string().contains("FUNC_TIMEOUT"));
+        }
+        let s = pod(&[("MOD_NAME", "m"), ("FUNC_HANDLER", "f"), ("FUNC_TIMEOUT", "0.25")]).expect("valid");
+        assert_eq!(s.function.timeout, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let env = MapEnv::from_pairs([("FUNC_PORT", "9000"), ("FUNC_TIMEOUT", "5")]);
+        let flags = Overrides {
+            file: Some(PathBuf::from("/srv/fn/hello.py")),
+            handler: Some("hello.foo".into()),
+            port: Some(7000),
+            ..Overrides::default()
+        };
+        let s = Settings::resolve(Mode::Local, &env, &flags).expect("valid");
+        assert_eq!(s.server.listen, "127.0.0.1:7000".parse().expect("addr"));
+        assert_eq!(s.function.timeout, Duration::from_secs(5));
+        assert_eq!((s.function.module.as_str(), s.function.handler.as_str()), ("hello", "foo"));
+        assert_eq!(s.function.dir, PathBuf::from("/srv/fn"));
+    }
+
+    #[test]
+    fn local_handler_must_match_the_file() {
+        let flags = Overrides {
+            file: Some(PathBuf::from("hello.py")),
+            handler: Some("other.foo".into()),
+            ..Overrides::default()
+        };
+        let err = Settings::resolve(Mode::Local, &MapEnv::default(), &flags).expect_err("mismatch");
+        assert!(err.to_string().contains("hello.NAME"), "{err}");
+    }
+
+    #[test]
+    fn cache_dir_follows_xdg_then_home() {
+        let base = [("MOD_NAME", "m"), ("FUNC_HANDLER", "f")];
+        let with = |extra: (&'static str, &'static str)| {
+            let mut pairs = base.to_vec();
+            pairs.push(extra);
+            pod(&pairs).expect("valid").cache_dir
+        };
+        assert_eq!(with(("XDG_CACHE_HOME", "/x")), PathBuf::from("/x/fnhost"));
+        assert_eq!(with(("HOME", "/home/u")), PathBuf::from("/home/u/.cache/fnhost"));
+        assert_eq!(with(("FNHOST_CACHE_DIR", "/c")), PathBuf::from("/c"));
+    }
+}
