@@ -113,6 +113,9 @@ pub struct Request {
     /// Send the body with chunked transfer encoding (no Content-Length).
     #[serde(default)]
     pub chunked: bool,
+    /// Add an `x-pad` header with a value of this many bytes.
+    #[serde(default)]
+    pub pad_header: Option<usize>,
 }
 
 fn default_method() -> String {

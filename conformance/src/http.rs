@@ -62,6 +62,9 @@ pub fn encode(r: &Request) -> Vec<u8> {
     for (k, v) in &r.headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
+    if let Some(n) = r.pad_header {
+        out.push_str(&format!("x-pad: {}\r\n", "p".repeat(n)));
+    }
     let mut bytes;
     if r.chunked {
         out.push_str("Transfer-Encoding: chunked\r\n\r\n");

@@ -223,6 +223,7 @@ impl Running {
             body: None,
             body_size: None,
             chunked: false,
+            pad_header: None,
         };
         let response = http::send(self.addr, &request)?;
         let text = response.text();
