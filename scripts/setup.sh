@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what building, testing and benchmarking fnhost needs on a fresh Debian 12 machine.
+# Idempotent: packages already present are not fetched again, and `apt-get update` runs at most
+# once, only when something is missing.
+set -euo pipefail
+
+APT_PACKAGES=(
+    libpython3.11-dev  # the CPython that the Python loader embeds (pyo3 links libpython3.11.so)
+    python3.11-dev
+    python3-pip        # pip for Debian's python3.11 (installs function dependencies)
+    wrk                # load generator of benches/
+    prometheus         # the real Prometheus server of conformance/tests/prometheus.rs (and promtool)
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$pkg")
+    fi
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing ${missing[*]}" >&2
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+else
+    echo "setup: system packages present" >&2
+fi
+
+# The Prometheus package starts a service on :9090 on machines with systemd; the tests start
+# their own server on an ephemeral port and need nothing from it.
+for tool in cargo rustc python3.11 wrk prometheus promtool; do
+    command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
+done
+rustup component add clippy rustfmt >/dev/null 2>&1 || true

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: installs what it needs, checks formatting and
+# lints, runs every unit, integration and conformance test, and a short benchmark smoke run.
+#   scripts/test.sh            everything
+#   FNHOST_SKIP_BENCH_SMOKE=1  everything but the benchmark smoke run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+# Build outputs live outside the clone, so a fresh clone reuses them.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fnhost/target}"
+export CARGO_TERM_COLOR=never
+mkdir -p "$CARGO_TARGET_DIR"
+
+step() { echo; echo "==> $*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build the fnhost binary the black-box tests boot"
+cargo build --locked -p fnhost-proxy
+
+step "cargo test (unit tests, conformance suite, Prometheus scrape)"
+FNHOST_BIN="$CARGO_TARGET_DIR/debug/fnhost" cargo test --workspace --locked
+
+if [ "${FNHOST_SKIP_BENCH_SMOKE:-0}" != 1 ]; then
+    step "benchmark smoke run (the load driver end to end, a few seconds per target)"
+    benches/run.sh --smoke
+fi
+
+echo
+echo "all tests passed"
