@@ -6,8 +6,10 @@
 //! ```
 //! (the last field is the time taken: whole seconds / total microseconds).
 //!
-//! Lines are appended to a shared buffer and written by a background thread, so a busy
-//! server makes one `write` per batch of lines instead of one per request.
+//! Lines are formatted on the request's thread, appended to a shared buffer, and written by a
+//! background thread every [`FLUSH_INTERVAL`] (sooner when [`HIGH_WATER`] bytes are pending):
+//! a busy server makes one `write` per batch instead of one per request, and a request never
+//! wakes another thread. `benches/RESULTS.md` shows what this costs.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -38,6 +40,12 @@ pub struct Entry<'a> {
     /// Time taken.
     pub elapsed: Duration,
 }
+
+/// How long a line may wait in the buffer.
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
+
+/// Pending bytes that make the writer flush before the interval is over.
+pub const HIGH_WATER: usize = 256 * 1024;
 
 #[derive(Default)]
 struct Buffer {
@@ -70,10 +78,13 @@ impl AccessLog {
         if !self.enabled {
             return;
         }
+        let mut line = String::with_capacity(160);
+        format_line(&mut line, entry, SystemTime::now());
         let mut buffer = self.buffer.lock();
-        let was_empty = buffer.pending.is_empty();
-        format_line(&mut buffer.pending, entry, SystemTime::now());
-        if was_empty {
+        buffer.pending.push_str(&line);
+        let full = buffer.pending.len() >= HIGH_WATER;
+        drop(buffer);
+        if full {
             self.ready.notify_one();
         }
     }
@@ -91,8 +102,8 @@ impl AccessLog {
     fn write_loop(&self) {
         loop {
             let mut buffer = self.buffer.lock();
-            while buffer.pending.is_empty() && !buffer.closed {
-                self.ready.wait(&mut buffer);
+            if buffer.pending.len() < HIGH_WATER && !buffer.closed {
+                self.ready.wait_for(&mut buffer, FLUSH_INTERVAL);
             }
             if buffer.closed {
                 return;

@@ -1,1 +1,183 @@
-fn main(){}
+//! `fnhost-load`: boots each target server, drives it with `wrk`, and prints the results
+//! table of `benches/RESULTS.md`. `benches/run.sh` builds the binaries and the Python
+//! environment and calls this; see `benches/RESULTS.md` for the method.
+//!
+//! ```text
+//! fnhost-load --fnhost PATH --baseline PATH --functions DIR [--granian PATH]
+//!             [--rounds N] [--seconds S] [--warmup S] [--connections C] [--threads T]
+//! ```
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use fnhost_benches::report::{self, Sample, Series};
+use fnhost_benches::target::TargetSpec;
+use fnhost_benches::wrk::{self, Load};
+use fnhost_benches::{procfs, probe};
+
+struct Options {
+    fnhost: PathBuf,
+    baseline: PathBuf,
+    functions: PathBuf,
+    granian: Option<PathBuf>,
+    rounds: usize,
+    load: Load,
+    warmup: Duration,
+}
+
+fn main() -> ExitCode {
+    let options = match parse_args(std::env::args().skip(1).collect()) {
+        Ok(options) => options,
+        Err(e) => {
+            eprintln!("fnhost-load: {e}");
+            return ExitCode::from(64);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("fnhost-load: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_args(args: Vec<String>) -> Result<Options, String> {
+    let mut values: BTreeMap<String, String> = BTreeMap::new();
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let name = flag.strip_prefix("--").ok_or_else(|| format!("unexpected argument {flag:?}"))?;
+        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
+        values.insert(name.to_owned(), value);
+    }
+    let mut take = |name: &str| values.remove(name);
+    let number = |value: Option<String>, default: u64| -> Result<u64, String> {
+        value.map_or(Ok(default), |v| v.parse().map_err(|_| format!("{v:?} is not a whole number")))
+    };
+    let path = |value: Option<String>, name: &str| value.map(PathBuf::from).ok_or_else(|| format!("--{name} is required"));
+    let options = Options {
+        fnhost: path(take("fnhost"), "fnhost")?,
+        baseline: path(take("baseline"), "baseline")?,
+        functions: path(take("functions"), "functions")?,
+        granian: take("granian").map(PathBuf::from),
+        rounds: usize::try_from(number(take("rounds"), 3)?).map_err(|e| e.to_string())?,
+        load: Load {
+            connections: u32::try_from(number(take("connections"), 32)?).map_err(|e| e.to_string())?,
+            threads: u32::try_from(number(take("threads"), 1)?).map_err(|e| e.to_string())?,
+            duration: Duration::from_secs(number(take("seconds"), 10)?),
+        },
+        warmup: Duration::from_secs(number(take("warmup"), 1)?),
+    };
+    if let Some(unknown) = values.keys().next() {
+        return Err(format!("unknown option --{unknown}"));
+    }
+    Ok(options)
+}
+
+fn targets(o: &Options) -> Vec<TargetSpec> {
+    let fnhost = |name: &str, description: &str, extra: &[(&str, &str)]| {
+        let mut env = BTreeMap::from([
+            ("MOD_NAME".to_owned(), "hello".to_owned()),
+            ("FUNC_HANDLER".to_owned(), "foo".to_owned()),
+            ("FUNC_PORT".to_owned(), "{port}".to_owned()),
+            ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
+            ("KUBELESS_INSTALL_VOLUME".to_owned(), o.functions.display().to_string()),
+            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+        ]);
+        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        TargetSpec {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            program: o.fnhost.clone(),
+            args: Vec::new(),
+            env,
+            cwd: o.functions.clone(),
+        }
+    };
+    let mut list = vec![
+        TargetSpec {
+            name: "hyper-baseline".to_owned(),
+            description: "bare hyper server answering a constant (the ceiling)".to_owned(),
+            program: o.baseline.clone(),
+            args: vec!["{port}".to_owned()],
+            env: BTreeMap::new(),
+            cwd: o.functions.clone(),
+        },
+        fnhost("fnhost", "fnhost, Python hello.foo, metrics and access log on (the default)", &[]),
+        fnhost(
+            "fnhost-quiet",
+            "fnhost, Python hello.foo, metrics and access log off",
+            &[("FNHOST_METRICS", "false"), ("FNHOST_ACCESS_LOG", "false")],
+        ),
+    ];
+    if let Some(granian) = &o.granian {
+        list.push(TargetSpec {
+            name: "granian".to_owned(),
+            description: "Granian, 1 worker, WSGI adapter building the Kubeless event for hello.foo".to_owned(),
+            program: granian.clone(),
+            args: ["--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1", "--port", "{port}", "--no-ws"]
+                .into_iter()
+                .map(str::to_owned)
+                .chain(["--log-level".to_owned(), "warning".to_owned(), "wsgi_hello:app".to_owned()])
+                .collect(),
+            env: BTreeMap::from([("PYTHONPATH".to_owned(), o.functions.display().to_string())]),
+            cwd: o.functions.clone(),
+        });
+    }
+    list
+}
+
+fn run(o: &Options) -> Result<(), String> {
+    let specs = targets(o);
+    let mut series: Vec<Series> = specs
+        .iter()
+        .map(|s| Series { name: s.name.clone(), description: s.description.clone(), samples: Vec::new() })
+        .collect();
+    for round in 1..=o.rounds {
+        for (spec, series) in specs.iter().zip(series.iter_mut()) {
+            eprintln!("fnhost-load: round {round}/{}: {}", o.rounds, spec.name);
+            series.samples.push(measure(spec, o)?);
+        }
+    }
+    println!(
+        "wrk -t{} -c{} -d{}s, keep-alive, {} interleaved rounds, medians\n",
+        o.load.threads,
+        o.load.connections,
+        o.load.duration.as_secs(),
+        o.rounds
+    );
+    println!("{}", report::markdown(&series, "hyper-baseline"));
+    for s in &series {
+        println!("- {}: {}", s.name, s.description);
+    }
+    println!("\n```\n{}```", report::raw_lines(&series));
+    let errors: u64 = series.iter().map(Series::errors).sum();
+    if errors > 0 {
+        return Err(format!("{errors} requests failed (non-2xx or socket errors): see the table"));
+    }
+    Ok(())
+}
+
+fn measure(spec: &TargetSpec, o: &Options) -> Result<Sample, String> {
+    let server = spec.start()?;
+    let idle_rss = procfs::tree_rss_bytes(server.pid());
+    if !o.warmup.is_zero() {
+        wrk::run(server.addr, Load { duration: o.warmup, ..o.load })?;
+    }
+    let cpu_before = procfs::tree_cpu_seconds(server.pid());
+    let result = wrk::run(server.addr, o.load)?;
+    let cpu = procfs::tree_cpu_seconds(server.pid()) - cpu_before;
+    let loaded_rss = procfs::tree_rss_bytes(server.pid());
+    if probe::get_status(server.addr) != Some(200) {
+        return Err(format!("{} stopped answering after the run", spec.name));
+    }
+    Ok(Sample {
+        wrk: result,
+        cpu_per_request: cpu / result.requests.max(1) as f64,
+        cold_start: server.cold_start.as_secs_f64(),
+        idle_rss,
+        loaded_rss,
+    })
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The load benchmark: builds fnhost and the hyper baseline, prepares Granian in a cached
+# virtualenv, then runs benches/src/bin/load.rs (all targets, interleaved rounds).
+#   benches/run.sh                 full run (release build, 5 rounds of 10 s), also written to
+#                                  benches/results/latest.md
+#   benches/run.sh --smoke         the driver end to end in seconds (debug build, 1 round of 1 s);
+#                                  what scripts/test.sh runs. Its figures mean nothing.
+#   extra fnhost-load options go after, e.g. benches/run.sh --rounds 3 --connections 64
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fnhost/target}"
+
+profile=release; outdir=release
+defaults=(--rounds 5 --seconds 10 --warmup 2)
+if [ "${1:-}" = "--smoke" ]; then
+    shift
+    profile=dev; outdir=debug
+    defaults=(--rounds 1 --seconds 1 --warmup 0)
+fi
+
+GRANIAN_VERSION=2.8.7
+venv="$HOME/.cache/fnhost/bench-venv"
+if ! "$venv/bin/python" -c "import granian, sys; sys.exit(granian.__version__ != '$GRANIAN_VERSION')" 2>/dev/null; then
+    echo "bench: installing granian $GRANIAN_VERSION into $venv" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check "granian==$GRANIAN_VERSION"
+fi
+
+echo "bench: building fnhost and the baseline ($profile)" >&2
+cargo build --quiet --locked --profile "$profile" -p fnhost-proxy -p fnhost-benches
+
+bin="$CARGO_TARGET_DIR/$outdir"
+run() {
+    "$bin/fnhost-load" --fnhost "$bin/fnhost" --baseline "$bin/hyper-baseline" \
+        --functions "$PWD/benches/functions" --granian "$venv/bin/granian" "${defaults[@]}" "$@"
+}
+if [ "$profile" = release ]; then
+    mkdir -p benches/results
+    { echo "# $(date -u +%FT%TZ) on $(nproc) cores, $(uname -r)"; echo; run "$@"; } | tee benches/results/latest.md
+else
+    run "$@"
+fi

@@ -1,0 +1,28 @@
+//! Readiness and cold-start probing: a plain HTTP/1.1 `GET /` on a new connection.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+/// Status code of `GET /`, or `None` if the connection or the response failed.
+pub fn get_status(addr: SocketAddr) -> Option<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    stream.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").ok()?;
+    let mut head = [0u8; 16];
+    stream.read_exact(&mut head[..12]).ok()?;
+    std::str::from_utf8(&head[9..12]).ok()?.parse().ok()
+}
+
+/// Polls `GET /` every millisecond until it answers 200; returns the time since `started`.
+pub fn wait_first_ok(addr: SocketAddr, started: Instant, limit: Duration) -> Option<Duration> {
+    loop {
+        if get_status(addr) == Some(200) {
+            return Some(started.elapsed());
+        }
+        if started.elapsed() > limit {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}

@@ -1,0 +1,114 @@
+//! Server processes under test: how to start one, and the running process.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::probe;
+
+/// How to start one server. `{port}` in `args` and `env` values is replaced by the port.
+#[derive(Debug, Clone)]
+pub struct TargetSpec {
+    /// Short name for the report.
+    pub name: String,
+    /// What it is, for the report.
+    pub description: String,
+    /// Program to run.
+    pub program: PathBuf,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Extra environment.
+    pub env: BTreeMap<String, String>,
+    /// Working directory.
+    pub cwd: PathBuf,
+}
+
+/// A started server, killed on drop.
+pub struct Running {
+    child: Child,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Spawn to first `200` on `/`.
+    pub cold_start: Duration,
+    stderr_tail: Arc<Mutex<String>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Running {
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+/// A port that was free a moment ago.
+fn free_port() -> std::io::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+impl TargetSpec {
+    /// Starts the server and waits for its first `200` on `/` (polling, see [`probe`]).
+    pub fn start(&self) -> Result<Running, String> {
+        let port = free_port().map_err(|e| format!("no free port: {e}"))?;
+        let fill = |s: &String| s.replace("{port}", &port.to_string());
+        let mut command = Command::new(&self.program);
+        command
+            .args(self.args.iter().map(fill))
+            .envs(self.env.iter().map(|(k, v)| (k, fill(v))))
+            .current_dir(&self.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let started = Instant::now();
+        let mut child = command.spawn().map_err(|e| format!("{}: cannot start {}: {e}", self.name, self.program.display()))?;
+        drain(child.stdout.take(), None);
+        let stderr_tail = Arc::new(Mutex::new(String::new()));
+        drain(child.stderr.take(), Some(stderr_tail.clone()));
+        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let mut running = Running { child, addr, cold_start: Duration::ZERO, stderr_tail };
+        match probe::wait_first_ok(addr, started, Duration::from_secs(60)) {
+            Some(cold_start) => {
+                running.cold_start = cold_start;
+                Ok(running)
+            }
+            None => {
+                let _ = running.child.kill();
+                let tail = running.stderr_tail.lock().map(|s| s.clone()).unwrap_or_default();
+                Err(format!("{} never answered 200 on {addr}; its stderr:\n{tail}", self.name))
+            }
+        }
+    }
+}
+
+/// Reads a child's output to the end (a real log pipe, as in a pod), keeping the last 4 KiB.
+fn drain(pipe: Option<impl Read + Send + 'static>, keep: Option<Arc<Mutex<String>>>) {
+    let Some(mut pipe) = pipe else { return };
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        while let Ok(n) = pipe.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            if let Some(keep) = &keep {
+                if let Ok(mut tail) = keep.lock() {
+                    tail.push_str(&String::from_utf8_lossy(&buf[..n]));
+                    let excess = tail.len().saturating_sub(4096);
+                    if excess > 0 {
+                        let cut = tail.ceil_char_boundary(excess);
+                        tail.drain(..cut);
+                    }
+                }
+            }
+        }
+    });
+}
