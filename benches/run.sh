@@ -12,10 +12,12 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fnhost/target}"
 
 profile=release; outdir=release
 defaults=(--rounds 5 --seconds 10 --warmup 2)
+micro_calls=200000
 if [ "${1:-}" = "--smoke" ]; then
     shift
     profile=dev; outdir=debug
     defaults=(--rounds 1 --seconds 1 --warmup 0)
+    micro_calls=2000
 fi
 
 GRANIAN_VERSION=2.8.7
@@ -34,6 +36,10 @@ bin="$CARGO_TARGET_DIR/$outdir"
 run() {
     "$bin/fnhost-load" --fnhost "$bin/fnhost" --baseline "$bin/hyper-baseline" \
         --functions "$PWD/benches/functions" --granian "$venv/bin/granian" "${defaults[@]}" "$@"
+    echo
+    echo "Per-call overhead of the Python loader without HTTP (python-calls, $micro_calls calls each):"
+    echo
+    "$bin/python-calls" "$PWD/benches/functions" "$micro_calls"
 }
 if [ "$profile" = release ]; then
     mkdir -p benches/results

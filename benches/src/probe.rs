@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 pub fn get_status(addr: SocketAddr) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    stream.write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n").ok()?;
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .ok()?;
     let mut head = [0u8; 16];
     stream.read_exact(&mut head[..12]).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()

@@ -10,7 +10,13 @@ pub fn process_tree(root: u32) -> Vec<u32> {
     let mut parents: HashMap<u32, u32> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.filter_map(Result::ok) {
-            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse::<u32>().ok()) else { continue };
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<u32>().ok())
+            else {
+                continue;
+            };
             if let Some(stat) = read_stat(pid) {
                 parents.insert(pid, stat.ppid);
             }
@@ -20,7 +26,12 @@ pub fn process_tree(root: u32) -> Vec<u32> {
     let mut i = 0;
     while i < tree.len() {
         let parent = tree[i];
-        tree.extend(parents.iter().filter(|&(_, &pp)| pp == parent).map(|(&pid, _)| pid));
+        tree.extend(
+            parents
+                .iter()
+                .filter(|&(_, &pp)| pp == parent)
+                .map(|(&pid, _)| pid),
+        );
         i += 1;
     }
     tree
@@ -40,12 +51,19 @@ fn read_stat(pid: u32) -> Option<Stat> {
     let ppid = fields.get(1)?.parse().ok()?;
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(Stat { ppid, cpu_ticks: utime + stime })
+    Some(Stat {
+        ppid,
+        cpu_ticks: utime + stime,
+    })
 }
 
 /// CPU seconds (user + system) used so far by `root` and its descendants.
 pub fn tree_cpu_seconds(root: u32) -> f64 {
-    let ticks: u64 = process_tree(root).into_iter().filter_map(read_stat).map(|s| s.cpu_ticks).sum();
+    let ticks: u64 = process_tree(root)
+        .into_iter()
+        .filter_map(read_stat)
+        .map(|s| s.cpu_ticks)
+        .sum();
     ticks as f64 / TICKS_PER_SECOND
 }
 

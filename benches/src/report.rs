@@ -62,7 +62,11 @@ impl Series {
 
 /// The results table; ratios are against the series named `reference`.
 pub fn markdown(series: &[Series], reference: &str) -> String {
-    let base = series.iter().find(|s| s.name == reference).map(Series::rps).unwrap_or(0.0);
+    let base = series
+        .iter()
+        .find(|s| s.name == reference)
+        .map(Series::rps)
+        .unwrap_or(0.0);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -70,7 +74,11 @@ pub fn markdown(series: &[Series], reference: &str) -> String {
     );
     let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for s in series {
-        let ratio = if base > 0.0 { format!("{:.0}%", 100.0 * s.rps() / base) } else { "-".to_owned() };
+        let ratio = if base > 0.0 {
+            format!("{:.0}%", 100.0 * s.rps() / base)
+        } else {
+            "-".to_owned()
+        };
         let _ = writeln!(
             out,
             "| {} | {:.0} | {} | {:.1} | {:.2} | {:.2} | {:.0} | {:.1} | {:.1} | {} |",
@@ -124,10 +132,25 @@ mod tests {
 
     #[test]
     fn table_has_one_row_per_target_and_ratios() {
-        let sample = |rps| Sample { wrk: WrkResult { requests: 10, rps, ..WrkResult::default() }, ..Sample::default() };
+        let sample = |rps| Sample {
+            wrk: WrkResult {
+                requests: 10,
+                rps,
+                ..WrkResult::default()
+            },
+            ..Sample::default()
+        };
         let series = vec![
-            Series { name: "hyper".to_owned(), description: String::new(), samples: vec![sample(100.0)] },
-            Series { name: "fnhost".to_owned(), description: String::new(), samples: vec![sample(50.0)] },
+            Series {
+                name: "hyper".to_owned(),
+                description: String::new(),
+                samples: vec![sample(100.0)],
+            },
+            Series {
+                name: "fnhost".to_owned(),
+                description: String::new(),
+                samples: vec![sample(50.0)],
+            },
         ];
         let table = markdown(&series, "hyper");
         assert_eq!(table.lines().count(), 4);

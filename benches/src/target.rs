@@ -70,12 +70,23 @@ impl TargetSpec {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
         let started = Instant::now();
-        let mut child = command.spawn().map_err(|e| format!("{}: cannot start {}: {e}", self.name, self.program.display()))?;
+        let mut child = command.spawn().map_err(|e| {
+            format!(
+                "{}: cannot start {}: {e}",
+                self.name,
+                self.program.display()
+            )
+        })?;
         drain(child.stdout.take(), None);
         let stderr_tail = Arc::new(Mutex::new(String::new()));
         drain(child.stderr.take(), Some(stderr_tail.clone()));
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
-        let mut running = Running { child, addr, cold_start: Duration::ZERO, stderr_tail };
+        let mut running = Running {
+            child,
+            addr,
+            cold_start: Duration::ZERO,
+            stderr_tail,
+        };
         match probe::wait_first_ok(addr, started, Duration::from_secs(60)) {
             Some(cold_start) => {
                 running.cold_start = cold_start;
@@ -83,8 +94,15 @@ impl TargetSpec {
             }
             None => {
                 let _ = running.child.kill();
-                let tail = running.stderr_tail.lock().map(|s| s.clone()).unwrap_or_default();
-                Err(format!("{} never answered 200 on {addr}; its stderr:\n{tail}", self.name))
+                let tail = running
+                    .stderr_tail
+                    .lock()
+                    .map(|s| s.clone())
+                    .unwrap_or_default();
+                Err(format!(
+                    "{} never answered 200 on {addr}; its stderr:\n{tail}",
+                    self.name
+                ))
             }
         }
     }
@@ -99,14 +117,14 @@ fn drain(pipe: Option<impl Read + Send + 'static>, keep: Option<Arc<Mutex<String
             if n == 0 {
                 break;
             }
-            if let Some(keep) = &keep {
-                if let Ok(mut tail) = keep.lock() {
-                    tail.push_str(&String::from_utf8_lossy(&buf[..n]));
-                    let excess = tail.len().saturating_sub(4096);
-                    if excess > 0 {
-                        let cut = tail.ceil_char_boundary(excess);
-                        tail.drain(..cut);
-                    }
+            if let Some(keep) = &keep
+                && let Ok(mut tail) = keep.lock()
+            {
+                tail.push_str(&String::from_utf8_lossy(&buf[..n]));
+                let excess = tail.len().saturating_sub(4096);
+                if excess > 0 {
+                    let cut = tail.ceil_char_boundary(excess);
+                    tail.drain(..cut);
                 }
             }
         }

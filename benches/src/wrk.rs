@@ -42,7 +42,10 @@ pub fn run(addr: SocketAddr, load: Load) -> Result<WrkResult, String> {
         .map_err(|e| format!("cannot run wrk (scripts/setup.sh installs it): {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        return Err(format!("wrk failed: {}\n{text}", String::from_utf8_lossy(&output.stderr)));
+        return Err(format!(
+            "wrk failed: {}\n{text}",
+            String::from_utf8_lossy(&output.stderr)
+        ));
     }
     parse(&text).ok_or_else(|| format!("cannot read wrk's output:\n{text}"))
 }
@@ -69,7 +72,10 @@ pub fn parse(text: &str) -> Option<WrkResult> {
 
 fn socket_errors(words: &[&str]) -> u64 {
     // "connect 0, read 0, write 0, timeout 0"
-    words.iter().filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok()).sum()
+    words
+        .iter()
+        .filter_map(|w| w.trim_end_matches(',').parse::<u64>().ok())
+        .sum()
 }
 
 fn seconds(value: &str) -> Option<f64> {

@@ -31,7 +31,8 @@ pub struct Case {
     /// How fnhost is started.
     #[serde(default)]
     pub mode: StartMode,
-    /// Extra environment. `{port}` is replaced by a free-looking port (see [`Case::random_port`]).
+    /// Extra environment; `{kubeless}` is replaced by the function folder, an empty value
+    /// removes the variable.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// When set, fnhost must fail to start with this outcome.

@@ -37,7 +37,9 @@ impl Fixture {
         Some(
             std::fs::read_to_string(&file)
                 .map_err(|e| format!("{}: {e}", file.display()))
-                .and_then(|text| toml::from_str::<Fixture>(&text).map_err(|e| format!("{}: {e}", file.display())))
+                .and_then(|text| {
+                    toml::from_str::<Fixture>(&text).map_err(|e| format!("{}: {e}", file.display()))
+                })
                 .map(|mut f| {
                     f.dir = dir;
                     f
@@ -55,7 +57,8 @@ impl Fixture {
     /// Copies the fixture's files (not `fixture.toml`) into `dest`, as the `prepare` init
     /// container copies a function into `/kubeless`.
     pub fn copy_into(&self, dest: &Path) -> Result<(), String> {
-        copy_dir(&self.dir, dest).map_err(|e| format!("copying fixture {}: {e}", self.dir.display()))
+        copy_dir(&self.dir, dest)
+            .map_err(|e| format!("copying fixture {}: {e}", self.dir.display()))
     }
 }
 

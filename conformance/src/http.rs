@@ -23,7 +23,11 @@ impl Response {
     /// Every value of a header.
     pub fn values(&self, name: &str) -> Vec<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers.iter().filter(|(k, _)| *k == name).map(|(_, v)| v.as_str()).collect()
+        self.headers
+            .iter()
+            .filter(|(k, _)| *k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// The body as text (lossy).
@@ -38,16 +42,23 @@ pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 /// Sends `request` on a new connection (`Connection: close`) and reads the response.
 pub fn send(addr: SocketAddr, request: &Request) -> Result<Response, String> {
     let mut stream = connect(addr)?;
-    stream.write_all(&encode(request)).map_err(|e| format!("write: {e}"))?;
+    stream
+        .write_all(&encode(request))
+        .map_err(|e| format!("write: {e}"))?;
     let raw = read_to_end(&mut stream)?;
     parse(&raw, request.method.eq_ignore_ascii_case("HEAD"))
 }
 
 /// Opens a connection with read/write timeouts.
 pub fn connect(addr: SocketAddr) -> Result<TcpStream, String> {
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5)).map_err(|e| format!("connect {addr}: {e}"))?;
-    stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
-    stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(|e| e.to_string())?;
+    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
+        .map_err(|e| format!("connect {addr}: {e}"))?;
+    stream
+        .set_read_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
+    stream
+        .set_write_timeout(Some(IO_TIMEOUT))
+        .map_err(|e| e.to_string())?;
     Ok(stream)
 }
 
@@ -58,7 +69,10 @@ pub fn encode(r: &Request) -> Vec<u8> {
         (None, Some(n)) => vec![b'x'; n],
         (None, None) => Vec::new(),
     };
-    let mut out = format!("{} {} HTTP/1.1\r\nHost: conformance.test\r\nConnection: close\r\n", r.method, r.path);
+    let mut out = format!(
+        "{} {} HTTP/1.1\r\nHost: conformance.test\r\nConnection: close\r\n",
+        r.method, r.path
+    );
     for (k, v) in &r.headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }
@@ -99,7 +113,12 @@ pub fn read_to_end(stream: &mut TcpStream) -> Result<Vec<u8>, String> {
 
 /// Parses one response; the body is framed by Content-Length, chunked encoding, or EOF.
 pub fn parse(raw: &[u8], head_request: bool) -> Result<Response, String> {
-    let split = find(raw, b"\r\n\r\n").ok_or_else(|| format!("no complete response head in {:?}", String::from_utf8_lossy(raw)))?;
+    let split = find(raw, b"\r\n\r\n").ok_or_else(|| {
+        format!(
+            "no complete response head in {:?}",
+            String::from_utf8_lossy(raw)
+        )
+    })?;
     let head = String::from_utf8_lossy(&raw[..split]);
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
@@ -113,14 +132,28 @@ pub fn parse(raw: &[u8], head_request: bool) -> Result<Response, String> {
         .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
         .collect();
     let rest = &raw[split + 4..];
-    let mut response = Response { status, headers, body: Vec::new() };
+    let mut response = Response {
+        status,
+        headers,
+        body: Vec::new(),
+    };
     if head_request {
         return Ok(response);
     }
-    response.body = if response.values("transfer-encoding").iter().any(|v| v.eq_ignore_ascii_case("chunked")) {
+    response.body = if response
+        .values("transfer-encoding")
+        .iter()
+        .any(|v| v.eq_ignore_ascii_case("chunked"))
+    {
         dechunk(rest)?
-    } else if let Some(len) = response.values("content-length").first().and_then(|v| v.parse::<usize>().ok()) {
-        rest.get(..len).ok_or_else(|| format!("body shorter than Content-Length {len}"))?.to_vec()
+    } else if let Some(len) = response
+        .values("content-length")
+        .first()
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        rest.get(..len)
+            .ok_or_else(|| format!("body shorter than Content-Length {len}"))?
+            .to_vec()
     } else {
         rest.to_vec()
     };
@@ -186,6 +219,9 @@ mod tests {
 
     #[test]
     fn unescapes_case_strings() {
-        assert_eq!(unescape(r"GET / HTTP/1.1\r\n\r\n"), b"GET / HTTP/1.1\r\n\r\n");
+        assert_eq!(
+            unescape(r"GET / HTTP/1.1\r\n\r\n"),
+            b"GET / HTTP/1.1\r\n\r\n"
+        );
     }
 }

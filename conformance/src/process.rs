@@ -39,12 +39,19 @@ pub fn binary() -> PathBuf {
     }
     let exe = std::env::current_exe().unwrap_or_default();
     // target/<profile>/deps/conformance-<hash> -> target/<profile>/fnhost
-    exe.parent().and_then(Path::parent).map(|p| p.join("fnhost")).unwrap_or_else(|| PathBuf::from("fnhost"))
+    exe.parent()
+        .and_then(Path::parent)
+        .map(|p| p.join("fnhost"))
+        .unwrap_or_else(|| PathBuf::from("fnhost"))
 }
 
 impl Fnhost {
     /// Starts fnhost with exactly `env` (plus `PATH`, `HOME`, `LANG`) and `args`.
-    pub fn spawn(args: &[String], env: &BTreeMap<String, String>, cwd: &Path) -> Result<Fnhost, String> {
+    pub fn spawn(
+        args: &[String],
+        env: &BTreeMap<String, String>,
+        cwd: &Path,
+    ) -> Result<Fnhost, String> {
         let bin = binary();
         let mut cmd = Command::new(&bin);
         cmd.args(args).current_dir(cwd).env_clear();
@@ -53,8 +60,16 @@ impl Fnhost {
                 cmd.env(key, v);
             }
         }
-        cmd.envs(env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = cmd.spawn().map_err(|e| format!("cannot start {}: {e} (build it with `cargo build -p fnhost-proxy`)", bin.display()))?;
+        cmd.envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().map_err(|e| {
+            format!(
+                "cannot start {}: {e} (build it with `cargo build -p fnhost-proxy`)",
+                bin.display()
+            )
+        })?;
         let output = Arc::new((Mutex::new(Output::default()), Condvar::new()));
         if let Some(out) = child.stdout.take() {
             pump(out, output.clone(), true);
@@ -62,17 +77,30 @@ impl Fnhost {
         if let Some(err) = child.stderr.take() {
             pump(err, output.clone(), false);
         }
-        Ok(Fnhost { child, output, exit: None })
+        Ok(Fnhost {
+            child,
+            output,
+            exit: None,
+        })
     }
 
     /// Waits for the readiness line; fails if fnhost exits first or takes too long.
     pub fn wait_ready(&mut self) -> Result<SocketAddr, String> {
         let line = self.wait_for(START_TIMEOUT, |o| {
-            o.stdout.lines().find_map(|l| l.strip_prefix(READY_PREFIX)).map(str::to_owned)
+            o.stdout
+                .lines()
+                .find_map(|l| l.strip_prefix(READY_PREFIX))
+                .map(str::to_owned)
         });
         match line {
-            Some(addr) => addr.trim().parse().map_err(|e| format!("bad address {addr:?}: {e}")),
-            None => Err(format!("fnhost did not become ready\n{}", self.transcript())),
+            Some(addr) => addr
+                .trim()
+                .parse()
+                .map_err(|e| format!("bad address {addr:?}: {e}")),
+            None => Err(format!(
+                "fnhost did not become ready\n{}",
+                self.transcript()
+            )),
         }
     }
 
@@ -85,10 +113,16 @@ impl Fnhost {
         .is_some()
     }
 
-    fn wait_for<T>(&mut self, timeout: Duration, mut found: impl FnMut(&Output) -> Option<T>) -> Option<T> {
+    fn wait_for<T>(
+        &mut self,
+        timeout: Duration,
+        mut found: impl FnMut(&Output) -> Option<T>,
+    ) -> Option<T> {
         let deadline = Instant::now() + timeout;
         let (lock, cond) = &*self.output;
-        let mut out = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut out = lock
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         loop {
             if let Some(v) = found(&out) {
                 return Some(v);
@@ -97,7 +131,10 @@ impl Fnhost {
             if out.closed == 2 || now >= deadline {
                 return None;
             }
-            out = cond.wait_timeout(out, deadline - now).unwrap_or_else(std::sync::PoisonError::into_inner).0;
+            out = cond
+                .wait_timeout(out, deadline - now)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
         }
     }
 
@@ -111,7 +148,11 @@ impl Fnhost {
             .arg(self.child.id().to_string())
             .status()
             .map_err(|e| format!("cannot run kill: {e}"))?;
-        if status.success() { Ok(()) } else { Err(format!("kill -{name} failed: {status}")) }
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!("kill -{name} failed: {status}"))
+        }
     }
 
     /// Waits for the process to exit.
@@ -134,13 +175,25 @@ impl Fnhost {
 
     /// Everything fnhost printed so far.
     pub fn transcript(&self) -> String {
-        let out = self.output.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        format!("--- fnhost stdout ---\n{}--- fnhost stderr ---\n{}", out.stdout, out.stderr)
+        let out = self
+            .output
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        format!(
+            "--- fnhost stdout ---\n{}--- fnhost stderr ---\n{}",
+            out.stdout, out.stderr
+        )
     }
 
     /// stdout so far.
     pub fn stdout(&self) -> String {
-        self.output.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).stdout.clone()
+        self.output
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stdout
+            .clone()
     }
 }
 
@@ -153,7 +206,11 @@ impl Drop for Fnhost {
     }
 }
 
-fn pump(stream: impl Read + Send + 'static, output: Arc<(Mutex<Output>, Condvar)>, is_stdout: bool) {
+fn pump(
+    stream: impl Read + Send + 'static,
+    output: Arc<(Mutex<Output>, Condvar)>,
+    is_stdout: bool,
+) {
     std::thread::spawn(move || {
         let mut reader = BufReader::new(stream);
         let mut line = String::new();
@@ -161,13 +218,19 @@ fn pump(stream: impl Read + Send + 'static, output: Arc<(Mutex<Output>, Condvar)
             line.clear();
             let n = reader.read_line(&mut line).unwrap_or(0);
             let (lock, cond) = &*output;
-            let mut out = lock.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut out = lock
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
             if n == 0 {
                 out.closed += 1;
                 cond.notify_all();
                 return;
             }
-            if is_stdout { out.stdout.push_str(&line) } else { out.stderr.push_str(&line) }
+            if is_stdout {
+                out.stdout.push_str(&line)
+            } else {
+                out.stderr.push_str(&line)
+            }
             cond.notify_all();
         }
     });

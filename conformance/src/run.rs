@@ -7,7 +7,7 @@ use std::sync::{Arc, Barrier};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::case::{Case, Expect, ExitExpect, RawExpect, Request, StartMode, Step};
+use crate::case::{Case, ExitExpect, Expect, RawExpect, Request, StartMode, Step};
 use crate::fixture::Fixture;
 use crate::http::{self, Response};
 use crate::process::Fnhost;
@@ -42,7 +42,12 @@ pub fn run_case(case: &Case, fixture: &Fixture, suite: &Suite) -> Result<(), Str
                 if case.random_port && addr.port() != port {
                     return Err(format!("asked for port {port}, fnhost listens on {addr}"));
                 }
-                let mut run = Running { fnhost, addr, background: HashMap::new(), idle: Vec::new() };
+                let mut run = Running {
+                    fnhost,
+                    addr,
+                    background: HashMap::new(),
+                    idle: Vec::new(),
+                };
                 return run.steps(&case.steps);
             }
             Err(e) if case.random_port && e.contains("Address already in use") => last_error = e,
@@ -63,7 +68,10 @@ fn command(
     let mut env = BTreeMap::from([
         ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
         ("FUNC_PORT".to_owned(), port.to_string()),
-        ("FNHOST_CACHE_DIR".to_owned(), suite.cache_dir.display().to_string()),
+        (
+            "FNHOST_CACHE_DIR".to_owned(),
+            suite.cache_dir.display().to_string(),
+        ),
         ("FUNC_RUNTIME".to_owned(), fixture.runtime.clone()),
     ]);
     let mut args = Vec::new();
@@ -71,11 +79,19 @@ fn command(
         StartMode::Pod => {
             env.insert("MOD_NAME".to_owned(), module.to_owned());
             env.insert("FUNC_HANDLER".to_owned(), function.to_owned());
-            env.insert("KUBELESS_INSTALL_VOLUME".to_owned(), fn_dir.display().to_string());
+            env.insert(
+                "KUBELESS_INSTALL_VOLUME".to_owned(),
+                fn_dir.display().to_string(),
+            );
         }
         StartMode::Local => {
             let file = function_file(fn_dir, module)?;
-            args.extend(["run".to_owned(), file.display().to_string(), "--handler".to_owned(), fixture.handler.clone()]);
+            args.extend([
+                "run".to_owned(),
+                file.display().to_string(),
+                "--handler".to_owned(),
+                fixture.handler.clone(),
+            ]);
             if let Some(deps) = &fixture.deps {
                 args.extend(["--deps".to_owned(), fn_dir.join(deps).display().to_string()]);
             }
@@ -85,7 +101,10 @@ fn command(
         if v.is_empty() {
             env.remove(k);
         } else {
-            env.insert(k.clone(), v.clone());
+            env.insert(
+                k.clone(),
+                v.replace("{kubeless}", &fn_dir.display().to_string()),
+            );
         }
     }
     Ok((args, env))
@@ -120,7 +139,8 @@ struct Running {
 impl Running {
     fn steps(&mut self, steps: &[Step]) -> Result<(), String> {
         for (i, step) in steps.iter().enumerate() {
-            self.step(step).map_err(|e| format!("step {}: {e}\n{}", i + 1, self.fnhost.transcript()))?;
+            self.step(step)
+                .map_err(|e| format!("step {}: {e}\n{}", i + 1, self.fnhost.transcript()))?;
         }
         Ok(())
     }
@@ -130,8 +150,13 @@ impl Running {
             return self.send(step, request);
         }
         if let Some(id) = &step.await_background {
-            let handle = self.background.remove(id).ok_or_else(|| format!("no background request {id}"))?;
-            let response = handle.join().map_err(|_| "background request panicked".to_owned())??;
+            let handle = self
+                .background
+                .remove(id)
+                .ok_or_else(|| format!("no background request {id}"))?;
+            let response = handle
+                .join()
+                .map_err(|_| "background request panicked".to_owned())??;
             return check(step.expect.as_ref(), &response);
         }
         if let Some(raw) = &step.raw {
@@ -162,7 +187,10 @@ impl Running {
     fn send(&mut self, step: &Step, request: &Request) -> Result<(), String> {
         if let Some(id) = &step.background {
             let (addr, request) = (self.addr, request.clone());
-            self.background.insert(id.clone(), std::thread::spawn(move || http::send(addr, &request)));
+            self.background.insert(
+                id.clone(),
+                std::thread::spawn(move || http::send(addr, &request)),
+            );
             return Ok(());
         }
         let Some(n) = step.concurrent else {
@@ -173,12 +201,13 @@ impl Running {
         let responses = send_concurrently(self.addr, request, n);
         let elapsed = started.elapsed();
         for (i, response) in responses.into_iter().enumerate() {
-            check(step.expect.as_ref(), &response?).map_err(|e| format!("concurrent request {}: {e}", i + 1))?;
+            check(step.expect.as_ref(), &response?)
+                .map_err(|e| format!("concurrent request {}: {e}", i + 1))?;
         }
         match step.within_seconds {
-            Some(limit) if elapsed.as_secs_f64() > limit => {
-                Err(format!("{n} concurrent requests took {elapsed:?}, more than {limit} s"))
-            }
+            Some(limit) if elapsed.as_secs_f64() > limit => Err(format!(
+                "{n} concurrent requests took {elapsed:?}, more than {limit} s"
+            )),
             _ => Ok(()),
         }
     }
@@ -186,20 +215,28 @@ impl Running {
     fn raw(&mut self, raw: &str, expect: Option<&RawExpect>) -> Result<(), String> {
         use std::io::Write;
         let mut stream = http::connect(self.addr)?;
-        stream.write_all(&http::unescape(raw)).map_err(|e| format!("write: {e}"))?;
+        stream
+            .write_all(&http::unescape(raw))
+            .map_err(|e| format!("write: {e}"))?;
         let expect = expect.cloned().unwrap_or_default();
         let started = Instant::now();
         let bytes = http::read_to_end(&mut stream)?;
         if let Some(limit) = expect.closed_within {
             let waited = started.elapsed().as_secs_f64();
             if waited > limit {
-                return Err(format!("the server kept the connection {waited:.1} s, more than {limit} s"));
+                return Err(format!(
+                    "the server kept the connection {waited:.1} s, more than {limit} s"
+                ));
             }
         }
         if let Some(status) = expect.status {
             let response = http::parse(&bytes, false)?;
             if response.status != status {
-                return Err(format!("raw request: status {} (expected {status}): {}", response.status, response.text()));
+                return Err(format!(
+                    "raw request: status {} (expected {status}): {}",
+                    response.status,
+                    response.text()
+                ));
             }
         }
         Ok(())
@@ -227,7 +264,10 @@ impl Running {
         };
         let response = http::send(self.addr, &request)?;
         let text = response.text();
-        let missing: Vec<&String> = lines.iter().filter(|l| !text.lines().any(|t| t == l.as_str())).collect();
+        let missing: Vec<&String> = lines
+            .iter()
+            .filter(|l| !text.lines().any(|t| t == l.as_str()))
+            .collect();
         if missing.is_empty() {
             Ok(())
         } else {
@@ -236,7 +276,11 @@ impl Running {
     }
 }
 
-fn send_concurrently(addr: SocketAddr, request: &Request, n: usize) -> Vec<Result<Response, String>> {
+fn send_concurrently(
+    addr: SocketAddr,
+    request: &Request,
+    n: usize,
+) -> Vec<Result<Response, String>> {
     let barrier = Arc::new(Barrier::new(n));
     let handles: Vec<_> = (0..n)
         .map(|_| {
@@ -249,19 +293,28 @@ fn send_concurrently(addr: SocketAddr, request: &Request, n: usize) -> Vec<Resul
         .collect();
     handles
         .into_iter()
-        .map(|h| h.join().unwrap_or_else(|_| Err("request thread panicked".to_owned())))
+        .map(|h| {
+            h.join()
+                .unwrap_or_else(|_| Err("request thread panicked".to_owned()))
+        })
         .collect()
 }
 
 fn check_exit(fnhost: &mut Fnhost, expected: &ExitExpect) -> Result<(), String> {
     let within = Duration::from_secs_f64(expected.within_seconds.unwrap_or(15.0));
-    let status = fnhost
-        .wait_exit(within)
-        .ok_or_else(|| format!("fnhost did not exit within {within:?}\n{}", fnhost.transcript()))?;
-    if let Some(code) = expected.code {
-        if status.code() != Some(code) {
-            return Err(format!("exit status {status}, expected code {code}\n{}", fnhost.transcript()));
-        }
+    let status = fnhost.wait_exit(within).ok_or_else(|| {
+        format!(
+            "fnhost did not exit within {within:?}\n{}",
+            fnhost.transcript()
+        )
+    })?;
+    if let Some(code) = expected.code
+        && status.code() != Some(code)
+    {
+        return Err(format!(
+            "exit status {status}, expected code {code}\n{}",
+            fnhost.transcript()
+        ));
     }
     let transcript = fnhost.transcript();
     for text in &expected.stderr_contains {
@@ -276,16 +329,21 @@ fn check_exit(fnhost: &mut Fnhost, expected: &ExitExpect) -> Result<(), String> 
 pub fn check(expect: Option<&Expect>, r: &Response) -> Result<(), String> {
     let Some(e) = expect else { return Ok(()) };
     let body = r.text();
-    let fail = |what: String| Err(format!("{what}\nstatus {} headers {:?}\nbody {body:?}", r.status, r.headers));
-    if let Some(status) = e.status {
-        if r.status != status {
-            return fail(format!("status {} (expected {status})", r.status));
-        }
+    let fail = |what: String| {
+        Err(format!(
+            "{what}\nstatus {} headers {:?}\nbody {body:?}",
+            r.status, r.headers
+        ))
+    };
+    if let Some(status) = e.status
+        && r.status != status
+    {
+        return fail(format!("status {} (expected {status})", r.status));
     }
-    if let Some(exact) = &e.body {
-        if body != *exact {
-            return fail(format!("body differs (expected {exact:?})"));
-        }
+    if let Some(exact) = &e.body
+        && body != *exact
+    {
+        return fail(format!("body differs (expected {exact:?})"));
     }
     for needle in &e.body_contains {
         if !body.contains(needle.as_str()) {
@@ -298,7 +356,8 @@ pub fn check(expect: Option<&Expect>, r: &Response) -> Result<(), String> {
         }
     }
     if let Some(json) = &e.body_json {
-        let want: serde_json::Value = serde_json::from_str(json).map_err(|err| format!("case body_json: {err}"))?;
+        let want: serde_json::Value =
+            serde_json::from_str(json).map_err(|err| format!("case body_json: {err}"))?;
         match serde_json::from_str::<serde_json::Value>(&body) {
             Ok(got) if got == want => {}
             Ok(got) => return fail(format!("JSON body {got} (expected {want})")),
@@ -313,12 +372,18 @@ pub fn check(expect: Option<&Expect>, r: &Response) -> Result<(), String> {
     }
     for (name, value) in &e.headers {
         if r.values(name).first() != Some(&value.as_str()) {
-            return fail(format!("header {name} is {:?} (expected {value:?})", r.values(name)));
+            return fail(format!(
+                "header {name} is {:?} (expected {value:?})",
+                r.values(name)
+            ));
         }
     }
     for (name, values) in &e.header_values {
         if r.values(name) != *values {
-            return fail(format!("header {name} values {:?} (expected {values:?})", r.values(name)));
+            return fail(format!(
+                "header {name} values {:?} (expected {values:?})",
+                r.values(name)
+            ));
         }
     }
     for name in &e.headers_absent {

@@ -1,6 +1,10 @@
 //! The conformance suite's entry point: one trial per (case, runtime), generated from the
 //! folder listing (no hand-kept list). Run with `cargo test -p fnhost-conformance --test
 //! conformance`; filter like any cargo test, e.g. `-- timeout`.
+#![allow(
+    clippy::expect_used,
+    reason = "a test harness: a broken setup should stop the run loudly"
+)]
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -30,13 +34,21 @@ fn main() {
     let args = Arguments::from_args();
     let root = root();
     let cache = tempfile::tempdir().expect("temporary dependency cache");
-    let suite = Suite { cache_dir: cache.path().to_path_buf() };
+    let suite = Suite {
+        cache_dir: cache.path().to_path_buf(),
+    };
     let expected = load_expected_failures(&root.join("expected_failures.toml"));
     let runtimes = subdirs(&root.join("fixtures"));
     let mut trials = Vec::new();
     for case_name in subdirs(&root.join("cases")) {
         for runtime in &runtimes {
-            trials.push(trial(&root, &case_name, runtime, &suite, expected.get(&(case_name.clone(), runtime.clone()))));
+            trials.push(trial(
+                &root,
+                &case_name,
+                runtime,
+                &suite,
+                expected.get(&(case_name.clone(), runtime.clone())),
+            ));
         }
     }
     let conclusion = libtest_mimic::run(&args, trials);
@@ -54,9 +66,20 @@ fn load_expected_failures(path: &Path) -> BTreeMap<(String, String), String> {
         .collect()
 }
 
-fn trial(root: &Path, case_name: &str, runtime: &str, suite: &Suite, expected_failure: Option<&String>) -> Trial {
+fn trial(
+    root: &Path,
+    case_name: &str,
+    runtime: &str,
+    suite: &Suite,
+    expected_failure: Option<&String>,
+) -> Trial {
     let name = format!("{case_name}::{runtime}");
-    let (root, case_name, runtime, suite) = (root.to_path_buf(), case_name.to_owned(), runtime.to_owned(), suite.clone());
+    let (root, case_name, runtime, suite) = (
+        root.to_path_buf(),
+        case_name.to_owned(),
+        runtime.to_owned(),
+        suite.clone(),
+    );
     let reason = expected_failure.cloned();
     Trial::test(name, move || {
         let outcome = run_one(&root, &case_name, &runtime, &suite);
@@ -73,9 +96,15 @@ fn trial(root: &Path, case_name: &str, runtime: &str, suite: &Suite, expected_fa
 
 fn run_one(root: &Path, case_name: &str, runtime: &str, suite: &Suite) -> Result<(), String> {
     let case_file = root.join("cases").join(case_name).join("case.toml");
-    let text = std::fs::read_to_string(&case_file).map_err(|e| format!("{}: {e}", case_file.display()))?;
+    let text =
+        std::fs::read_to_string(&case_file).map_err(|e| format!("{}: {e}", case_file.display()))?;
     let case = Case::parse(&text).map_err(|e| format!("{}: {e}", case_file.display()))?;
-    let fixture = Fixture::load(&root.join("fixtures"), runtime, &case.fixture)
-        .ok_or_else(|| format!("runtime {runtime} has no fixture {:?} for this case", case.fixture))??;
+    let fixture =
+        Fixture::load(&root.join("fixtures"), runtime, &case.fixture).ok_or_else(|| {
+            format!(
+                "runtime {runtime} has no fixture {:?} for this case",
+                case.fixture
+            )
+        })??;
     run_case(&case, &fixture, suite)
 }

@@ -7,6 +7,10 @@
 //!   its query API equals the calls made.
 //!
 //! These tests fail (they do not skip) when the tools are missing.
+#![allow(
+    clippy::expect_used,
+    reason = "a test harness: a broken setup should stop the run loudly"
+)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
@@ -32,7 +36,10 @@ fn start_fnhost(workdir: &Path) -> (Fnhost, SocketAddr) {
         ("MOD_NAME".to_owned(), "slow".to_owned()),
         ("FUNC_HANDLER".to_owned(), "handler".to_owned()),
         ("FUNC_RUNTIME".to_owned(), fixture.runtime.clone()),
-        ("KUBELESS_INSTALL_VOLUME".to_owned(), fn_dir.display().to_string()),
+        (
+            "KUBELESS_INSTALL_VOLUME".to_owned(),
+            fn_dir.display().to_string(),
+        ),
         ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
         ("FUNC_PORT".to_owned(), "0".to_owned()),
     ]);
@@ -75,11 +82,27 @@ fn promtool_accepts_the_exposition() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("promtool runs (scripts/setup.sh installs the prometheus package)");
-    promtool.stdin.take().expect("stdin").write_all(&exposition).expect("write to promtool");
+    promtool
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(&exposition)
+        .expect("write to promtool");
     let out = promtool.wait_with_output().expect("promtool finishes");
-    let findings = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "promtool check metrics failed ({}):\n{findings}", out.status);
-    assert!(findings.trim().is_empty(), "promtool has findings:\n{findings}");
+    let findings = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool check metrics failed ({}):\n{findings}",
+        out.status
+    );
+    assert!(
+        findings.trim().is_empty(),
+        "promtool has findings:\n{findings}"
+    );
 }
 
 #[test]
@@ -95,7 +118,10 @@ fn the_endpoint_exposes_exactly_the_documented_families() {
         .map(|(name, kind)| (name.to_owned(), kind.to_owned()))
         .collect();
     let documented = documented_families(&root().join("../docs/metrics.md"));
-    assert_eq!(exposed, documented, "/metrics and docs/metrics.md disagree (left: exposed, right: documented)");
+    assert_eq!(
+        exposed, documented,
+        "/metrics and docs/metrics.md disagree (left: exposed, right: documented)"
+    );
 }
 
 /// `(name, type)` of every row of the first table of `docs/metrics.md`.
@@ -108,7 +134,10 @@ fn documented_families(path: &Path) -> BTreeSet<(String, String)> {
         .take_while(|l| l.starts_with('|'))
         .filter_map(|l| {
             let cells: Vec<&str> = l.split('|').map(str::trim).collect();
-            Some((cells.get(1)?.trim_matches('`').to_owned(), (*cells.get(2)?).to_owned()))
+            Some((
+                cells.get(1)?.trim_matches('`').to_owned(),
+                (*cells.get(2)?).to_owned(),
+            ))
         })
         .collect()
 }
@@ -141,14 +170,19 @@ impl Prometheus {
         let addr = free_loopback_port();
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", workdir.join("tsdb").display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                workdir.join("tsdb").display()
+            ))
             .arg(format!("--web.listen-address={addr}"))
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(workdir.join("prometheus.log")).expect("log file"))
             .spawn()
             .expect("prometheus runs (scripts/setup.sh installs the prometheus package)");
         let server = Prometheus { child, addr };
-        server.wait_until(Duration::from_secs(60), "ready", |p| (p.get("/-/ready")?.status == 200).then_some(()));
+        server.wait_until(Duration::from_secs(60), "ready", |p| {
+            (p.get("/-/ready")?.status == 200).then_some(())
+        });
         server
     }
 
@@ -177,13 +211,21 @@ impl Prometheus {
     }
 
     /// Polls `probe` (each poll is a request to the server) until it yields, or panics.
-    fn wait_until<T>(&self, limit: Duration, what: &str, mut probe: impl FnMut(&Prometheus) -> Option<T>) -> T {
+    fn wait_until<T>(
+        &self,
+        limit: Duration,
+        what: &str,
+        mut probe: impl FnMut(&Prometheus) -> Option<T>,
+    ) -> T {
         let started = Instant::now();
         loop {
             if let Some(value) = probe(self) {
                 return value;
             }
-            assert!(started.elapsed() < limit, "Prometheus never became {what} within {limit:?}");
+            assert!(
+                started.elapsed() < limit,
+                "Prometheus never became {what} within {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -210,11 +252,16 @@ fn a_real_prometheus_scrapes_function_calls_total() {
     make_calls(addr);
     let prometheus = Prometheus::start(workdir.path(), addr);
     let calls = prometheus.wait_until(Duration::from_secs(60), "a scrape with 4 GET calls", |p| {
-        p.query_single(r#"function_calls_total{job="fnhost",method="GET"}"#).filter(|v| *v == 4.0)
+        p.query_single(r#"function_calls_total{job="fnhost",method="GET"}"#)
+            .filter(|v| *v == 4.0)
     });
     assert_eq!(calls, 4.0);
     let failures = prometheus.query_single(r#"function_failures_total{job="fnhost",method="GET"}"#);
-    assert_eq!(failures, Some(1.0), "function_failures_total read back through Prometheus");
+    assert_eq!(
+        failures,
+        Some(1.0),
+        "function_failures_total read back through Prometheus"
+    );
     let up = prometheus.query_single(r#"up{job="fnhost"}"#);
     assert_eq!(up, Some(1.0), "Prometheus sees the target up");
 }

@@ -63,7 +63,11 @@ pub struct AccessLog {
 impl AccessLog {
     /// Starts the writer thread (when enabled).
     pub fn start(enabled: bool) -> std::io::Result<Arc<AccessLog>> {
-        let log = Arc::new(AccessLog { buffer: Mutex::new(Buffer::default()), ready: Condvar::new(), enabled });
+        let log = Arc::new(AccessLog {
+            buffer: Mutex::new(Buffer::default()),
+            ready: Condvar::new(),
+            enabled,
+        });
         if enabled {
             let writer = log.clone();
             std::thread::Builder::new()
@@ -144,11 +148,16 @@ pub fn format_line(out: &mut String, e: &Entry<'_>, now: SystemTime) {
     );
 }
 
-const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+];
 
 /// `06/Jan/2020:18:09:04 +0000` (always UTC).
 fn format_time(out: &mut String, now: SystemTime) {
-    let secs = now.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = now
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
     let (days, rem) = (secs / 86_400, secs % 86_400);
     let (year, month, day) = civil_from_days(i64::try_from(days).unwrap_or(0));
     let month_name = MONTHS[usize::try_from(month - 1).unwrap_or(0) % 12];
@@ -195,7 +204,11 @@ mod tests {
             elapsed: Duration::from_micros(1_500_250),
         };
         // 2020-01-06T18:09:04Z
-        format_line(&mut out, &entry, UNIX_EPOCH + Duration::from_secs(1_578_334_144));
+        format_line(
+            &mut out,
+            &entry,
+            UNIX_EPOCH + Duration::from_secs(1_578_334_144),
+        );
         assert_eq!(
             out,
             "10.244.0.206 - - [06/Jan/2020:18:09:04 +0000] \"GET / HTTP/1.1\" 200 11 \"\" \"curl/7.58.0\" 1/1500250\n"

@@ -46,15 +46,31 @@ pub enum DepsError {
 
 /// Installs `deps_file` for `runtime` (or reuses the cached install) and returns the
 /// install folder (the `KUBELESS_INSTALL_VOLUME` the command saw).
-pub fn install(runtime: &Runtime, deps_file: &Path, function_dir: &Path, cache: &Path) -> Result<PathBuf, DepsError> {
-    let phase = runtime.install.as_ref().ok_or_else(|| DepsError::NoInstallPhase(runtime.id()))?;
-    let content = std::fs::read(deps_file).map_err(|source| DepsError::Read { path: deps_file.to_path_buf(), source })?;
-    let target = cache.join("deps").join(format!("{}-{}", runtime.id(), short_hash(&content)));
+pub fn install(
+    runtime: &Runtime,
+    deps_file: &Path,
+    function_dir: &Path,
+    cache: &Path,
+) -> Result<PathBuf, DepsError> {
+    let phase = runtime
+        .install
+        .as_ref()
+        .ok_or_else(|| DepsError::NoInstallPhase(runtime.id()))?;
+    let content = std::fs::read(deps_file).map_err(|source| DepsError::Read {
+        path: deps_file.to_path_buf(),
+        source,
+    })?;
+    let target = cache
+        .join("deps")
+        .join(format!("{}-{}", runtime.id(), short_hash(&content)));
     if target.join(".complete").is_file() {
         tracing::info!(dir = %target.display(), "dependencies already installed (cached)");
         return Ok(target);
     }
-    let cache_err = |source| DepsError::Cache { path: target.clone(), source };
+    let cache_err = |source| DepsError::Cache {
+        path: target.clone(),
+        source,
+    };
     let parent = target.parent().unwrap_or(cache);
     std::fs::create_dir_all(parent).map_err(cache_err)?;
     let staging = tempfile_dir(parent).map_err(cache_err)?;
@@ -75,7 +91,10 @@ pub fn install(runtime: &Runtime, deps_file: &Path, function_dir: &Path, cache: 
     };
     if let Some(status) = failure {
         let _ = std::fs::remove_dir_all(&staging);
-        return Err(DepsError::Install { status, command: phase.command.clone() });
+        return Err(DepsError::Install {
+            status,
+            command: phase.command.clone(),
+        });
     }
     std::fs::write(staging.join(".complete"), b"").map_err(cache_err)?;
     let _ = std::fs::remove_dir_all(&target);
@@ -106,11 +125,17 @@ fn tempfile_dir(parent: &Path) -> std::io::Result<PathBuf> {
 pub fn find_package_dirs(prefix: &Path) -> Vec<PathBuf> {
     let mut found = Vec::new();
     for base in [prefix.join("lib"), prefix.join("local").join("lib")] {
-        let Ok(entries) = std::fs::read_dir(&base) else { continue };
+        let Ok(entries) = std::fs::read_dir(&base) else {
+            continue;
+        };
         let mut pythons: Vec<PathBuf> = entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("python")))
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.starts_with("python"))
+            })
             .collect();
         pythons.sort();
         for python in pythons {

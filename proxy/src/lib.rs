@@ -72,7 +72,10 @@ impl StartError {
 /// The function is loaded before the port is bound, so the server is ready as soon as it
 /// accepts connections. Readiness is announced on stdout as one machine-readable line:
 /// `fnhost: listening http=<address>`.
-pub fn run(settings: &Settings, shutdown: impl Future<Output = ()> + Send) -> Result<Drained, StartError> {
+pub fn run(
+    settings: &Settings,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<Drained, StartError> {
     let prepared = loading::prepare(settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -83,8 +86,13 @@ pub fn run(settings: &Settings, shutdown: impl Future<Output = ()> + Send) -> Re
     let drained = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
             .await
-            .map_err(|source| StartError::Bind { addr: settings.server.listen, source })?;
-        let addr = listener.local_addr().map_err(|e| StartError::Internal(e.to_string()))?;
+            .map_err(|source| StartError::Bind {
+                addr: settings.server.listen,
+                source,
+            })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| StartError::Internal(e.to_string()))?;
         announce(addr);
         Ok::<_, StartError>(server::run(listener, app.clone(), limits(settings), shutdown).await)
     })?;
@@ -99,7 +107,11 @@ fn build_app(settings: &Settings, prepared: Prepared) -> Result<App, StartError>
     tracing::info!("function ready: {}", prepared.function.describe());
     let metrics = metrics::Metrics::new(
         settings.server.metrics,
-        &[("version", env!("CARGO_PKG_VERSION")), ("runtime", &prepared.runtime), ("loader", prepared.loader)],
+        &[
+            ("version", env!("CARGO_PKG_VERSION")),
+            ("runtime", &prepared.runtime),
+            ("loader", prepared.loader),
+        ],
     )
     .map_err(|e| StartError::Internal(format!("metrics registry: {e}")))?;
     let access_log = AccessLog::start(settings.server.access_log)
@@ -133,7 +145,11 @@ fn announce(addr: std::net::SocketAddr) {
 /// exists and is writable; it is never created.
 pub fn write_termination_log(message: &str) {
     let path = std::path::Path::new("/dev/termination-log");
-    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).truncate(true).open(path) {
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .write(true)
+        .truncate(true)
+        .open(path)
+    {
         let _ = file.write_all(message.as_bytes());
     }
 }

@@ -40,7 +40,12 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
     let runtime = resolve_runtime(&catalogue, f)?;
     let loader = loader_for(&runtime)?;
     let install_dir = match (&f.deps, settings.mode) {
-        (Some(deps_file), _) => Some(deps::install(&runtime, deps_file, &f.dir, &settings.cache_dir)?),
+        (Some(deps_file), _) => Some(deps::install(
+            &runtime,
+            deps_file,
+            &f.dir,
+            &settings.cache_dir,
+        )?),
         (None, Mode::Pod) => Some(f.dir.clone()),
         (None, Mode::Local) => {
             hint_unused_deps(&runtime, &f.dir);
@@ -51,7 +56,9 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
         module: f.module.clone(),
         handler: f.handler.clone(),
         dir: f.dir.clone(),
-        search_path: install_dir.map(|d| search_path(&runtime, &d)).unwrap_or_default(),
+        search_path: install_dir
+            .map(|d| search_path(&runtime, &d))
+            .unwrap_or_default(),
         timeout: f.timeout,
         runtime: f.runtime.clone().unwrap_or_else(|| runtime.id()),
         memory_limit: f.memory_limit.clone(),
@@ -59,7 +66,11 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
     };
     tracing::info!(runtime = %runtime.id(), loader = loader.name(), dir = %spec.dir.display(), "loading {}.{}", spec.module, spec.handler);
     let function = loader.load(&spec)?;
-    Ok(Prepared { function, runtime: runtime.id(), loader: loader.name() })
+    Ok(Prepared {
+        function,
+        runtime: runtime.id(),
+        loader: loader.name(),
+    })
 }
 
 /// The runtime named by `--runtime`/`FUNC_RUNTIME`, or the one implied by the function file.
@@ -82,17 +93,23 @@ fn resolve_runtime(catalogue: &Catalogue, f: &FunctionSettings) -> Result<Runtim
             f.module
         ))
     })?;
-    catalogue
-        .for_suffix(&suffix)
-        .cloned()
-        .ok_or_else(|| PrepareError::Runtime(format!("no runtime serves {suffix} files; set FUNC_RUNTIME")))
+    catalogue.for_suffix(&suffix).cloned().ok_or_else(|| {
+        PrepareError::Runtime(format!(
+            "no runtime serves {suffix} files; set FUNC_RUNTIME"
+        ))
+    })
 }
 
 /// `python3.8` is not in the catalogue, but a Python function still runs on the embedded
 /// Python; say so in the log instead of refusing.
 fn same_language_fallback(catalogue: &Catalogue, id: &str) -> Option<Runtime> {
-    let language: String = id.chars().take_while(|c| c.is_ascii_alphabetic() || *c == '_' || *c == '-').collect();
-    let default = catalogue.for_suffix(".py").filter(|_| language == "python")?;
+    let language: String = id
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic() || *c == '_' || *c == '-')
+        .collect();
+    let default = catalogue
+        .for_suffix(".py")
+        .filter(|_| language == "python")?;
     tracing::warn!(
         "runtime {id} is not in the catalogue; serving it with {} (the embedded interpreter)",
         default.id()
@@ -105,7 +122,11 @@ fn find_suffix(dir: &Path, module: &str) -> Option<String> {
     entries.filter_map(Result::ok).find_map(|e| {
         let path = e.path();
         (path.file_stem()?.to_str()? == module)
-            .then(|| path.extension().and_then(|x| x.to_str()).map(|x| format!(".{x}")))
+            .then(|| {
+                path.extension()
+                    .and_then(|x| x.to_str())
+                    .map(|x| format!(".{x}"))
+            })
             .flatten()
     })
 }
@@ -133,14 +154,19 @@ pub fn search_path(runtime: &Runtime, install_dir: &Path) -> Vec<PathBuf> {
         .iter()
         .filter(|(k, _)| k == "PYTHONPATH")
         .flat_map(|(_, v)| {
-            expand(v, |name| (name == "KUBELESS_INSTALL_VOLUME").then(|| volume.clone()))
-                .split(':')
-                .map(PathBuf::from)
-                .collect::<Vec<_>>()
+            expand(v, |name| {
+                (name == "KUBELESS_INSTALL_VOLUME").then(|| volume.clone())
+            })
+            .split(':')
+            .map(PathBuf::from)
+            .collect::<Vec<_>>()
         })
         .filter(|p| p.is_dir())
         .collect();
-    if !paths.iter().any(|p| p.ends_with("site-packages") || p.ends_with("dist-packages")) {
+    if !paths
+        .iter()
+        .any(|p| p.ends_with("site-packages") || p.ends_with("dist-packages"))
+    {
         paths.extend(deps::find_package_dirs(install_dir));
     }
     paths

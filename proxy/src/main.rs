@@ -32,7 +32,10 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Ok(Drained::TimedOut { open }) => {
-            tracing::warn!(open, "SHUTDOWN_TIMEOUT elapsed with requests in flight; exiting anyway");
+            tracing::warn!(
+                open,
+                "SHUTDOWN_TIMEOUT elapsed with requests in flight; exiting anyway"
+            );
             ExitCode::SUCCESS
         }
         Err(e) => fail(&e.to_string(), e.exit_code()),
@@ -59,7 +62,10 @@ fn init_logging(filter: &str) {
 /// Resolves on SIGTERM or SIGINT.
 async fn shutdown_signal() {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         tracing::error!("cannot install signal handlers; SIGTERM will not drain");
         return std::future::pending().await;
     };

@@ -14,10 +14,14 @@ use prometheus::{
 };
 
 /// Histogram buckets, as the upstream Python/Go runtimes (client defaults).
-pub const BUCKETS: [f64; 14] = [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0];
+pub const BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
 
 /// The `method` label values, in index order.
-pub const METHODS: [&str; 8] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER"];
+pub const METHODS: [&str; 8] = [
+    "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "OTHER",
+];
 
 /// Content type of the exposition.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -65,20 +69,32 @@ impl Metrics {
             &["method"],
         )?;
         let failures = IntCounterVec::new(
-            Opts::new("function_failures_total", "Number of exceptions in user function"),
+            Opts::new(
+                "function_failures_total",
+                "Number of exceptions in user function",
+            ),
             &["method"],
         )?;
         let duration = HistogramVec::new(
-            HistogramOpts::new("function_duration_seconds", "Duration of user function in seconds")
-                .buckets(BUCKETS.to_vec()),
+            HistogramOpts::new(
+                "function_duration_seconds",
+                "Duration of user function in seconds",
+            )
+            .buckets(BUCKETS.to_vec()),
             &["method"],
         )?;
         let errors = IntCounterVec::new(
-            Opts::new("fnhost_function_errors_total", "Calls that did not return normally, by kind"),
+            Opts::new(
+                "fnhost_function_errors_total",
+                "Calls that did not return normally, by kind",
+            ),
             &["method", "kind"],
         )?;
         let engine = IntGaugeVec::new(
-            Opts::new("fnhost_engine_calls", "Calls inside the engine now, by state (queued, running) and calls given up (abandoned)"),
+            Opts::new(
+                "fnhost_engine_calls",
+                "Calls inside the engine now, by state (queued, running) and calls given up (abandoned)",
+            ),
             &["state"],
         )?;
         registry.register(Box::new(calls.clone()))?;
@@ -87,7 +103,9 @@ impl Metrics {
         registry.register(Box::new(errors.clone()))?;
         registry.register(Box::new(engine.clone()))?;
         register_build_info(&registry, build_labels)?;
-        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+        registry.register(Box::new(
+            prometheus::process_collector::ProcessCollector::for_self(),
+        ))?;
         let per_method = METHODS
             .iter()
             .map(|m| PerMethod {
@@ -96,7 +114,13 @@ impl Metrics {
                 duration: duration.with_label_values(&[m]),
             })
             .collect();
-        Ok(Metrics { registry, per_method, errors, engine, enabled })
+        Ok(Metrics {
+            registry,
+            per_method,
+            errors,
+            engine,
+            enabled,
+        })
     }
 
     /// Records one call of the function: counted if the function was called, a failure if
@@ -106,7 +130,9 @@ impl Metrics {
             return;
         }
         if let Some(kind) = error {
-            self.errors.with_label_values(&[METHODS[method], kind.label()]).inc();
+            self.errors
+                .with_label_values(&[METHODS[method], kind.label()])
+                .inc();
             if !kind.counts_as_call() {
                 return;
             }
@@ -121,9 +147,15 @@ impl Metrics {
 
     /// The text exposition, with the engine's gauges refreshed.
     pub fn render(&self, engine: EngineStats) -> Vec<u8> {
-        self.engine.with_label_values(&["queued"]).set(gauge(engine.queued));
-        self.engine.with_label_values(&["running"]).set(gauge(engine.running));
-        self.engine.with_label_values(&["abandoned"]).set(gauge(engine.abandoned));
+        self.engine
+            .with_label_values(&["queued"])
+            .set(gauge(engine.queued));
+        self.engine
+            .with_label_values(&["running"])
+            .set(gauge(engine.running));
+        self.engine
+            .with_label_values(&["abandoned"])
+            .set(gauge(engine.abandoned));
         let mut out = Vec::with_capacity(8 * 1024);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::error!("cannot encode metrics: {e}");
@@ -138,7 +170,13 @@ fn gauge(n: usize) -> i64 {
 
 fn register_build_info(registry: &Registry, labels: &[(&str, &str)]) -> Result<(), MetricsError> {
     let names: Vec<&str> = labels.iter().map(|(k, _)| *k).collect();
-    let info = IntGaugeVec::new(Opts::new("fnhost_build_info", "fnhost version, runtime and loader; always 1"), &names)?;
+    let info = IntGaugeVec::new(
+        Opts::new(
+            "fnhost_build_info",
+            "fnhost version, runtime and loader; always 1",
+        ),
+        &names,
+    )?;
     let values: Vec<&str> = labels.iter().map(|(_, v)| *v).collect();
     info.with_label_values(&values).set(1);
     registry.register(Box::new(info))?;
@@ -157,16 +195,40 @@ mod tests {
     fn calls_failures_and_rejections_are_counted_apart() {
         let m = Metrics::new(true, &[("version", "test")]).expect("registry");
         m.record_call(method_index(&Method::GET), Duration::from_millis(3), None);
-        m.record_call(method_index(&Method::POST), Duration::from_millis(3), Some(ErrorKind::FunctionFailed));
-        m.record_call(method_index(&Method::POST), Duration::from_secs(3), Some(ErrorKind::Timeout));
-        m.record_call(method_index(&Method::POST), Duration::ZERO, Some(ErrorKind::BadRequest));
+        m.record_call(
+            method_index(&Method::POST),
+            Duration::from_millis(3),
+            Some(ErrorKind::FunctionFailed),
+        );
+        m.record_call(
+            method_index(&Method::POST),
+            Duration::from_secs(3),
+            Some(ErrorKind::Timeout),
+        );
+        m.record_call(
+            method_index(&Method::POST),
+            Duration::ZERO,
+            Some(ErrorKind::BadRequest),
+        );
         let t = text(&m);
         assert!(t.contains("function_calls_total{method=\"GET\"} 1"), "{t}");
         assert!(t.contains("function_calls_total{method=\"POST\"} 2"), "{t}");
-        assert!(t.contains("function_failures_total{method=\"POST\"} 2"), "{t}");
-        assert!(t.contains("function_failures_total{method=\"GET\"} 0"), "{t}");
-        assert!(t.contains("function_duration_seconds_bucket{method=\"GET\",le=\"0.005\"} 1"), "{t}");
-        assert!(t.contains("fnhost_function_errors_total{kind=\"bad_request\",method=\"POST\"} 1"), "{t}");
+        assert!(
+            t.contains("function_failures_total{method=\"POST\"} 2"),
+            "{t}"
+        );
+        assert!(
+            t.contains("function_failures_total{method=\"GET\"} 0"),
+            "{t}"
+        );
+        assert!(
+            t.contains("function_duration_seconds_bucket{method=\"GET\",le=\"0.005\"} 1"),
+            "{t}"
+        );
+        assert!(
+            t.contains("fnhost_function_errors_total{kind=\"bad_request\",method=\"POST\"} 1"),
+            "{t}"
+        );
     }
 
     #[test]
@@ -178,7 +240,10 @@ mod tests {
 
     #[test]
     fn unknown_methods_share_one_label() {
-        assert_eq!(METHODS[method_index(&Method::from_bytes(b"PROPFIND").expect("method"))], "OTHER");
+        assert_eq!(
+            METHODS[method_index(&Method::from_bytes(b"PROPFIND").expect("method"))],
+            "OTHER"
+        );
         assert_eq!(METHODS[method_index(&Method::DELETE)], "DELETE");
     }
 }

@@ -36,14 +36,20 @@ pub fn invoke_error(function: &str, err: &InvokeError) -> Response {
         }
         InvokeError::Timeout(after) => {
             tracing::warn!(function, "call timed out after {after:?}");
-            Response::text(StatusCode::REQUEST_TIMEOUT, "Timeout while processing the function\n")
+            Response::text(
+                StatusCode::REQUEST_TIMEOUT,
+                "Timeout while processing the function\n",
+            )
         }
         InvokeError::FunctionFailed(traceback) => {
             tracing::error!(function, "the function raised an exception:\n{traceback}");
             Response::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
         }
         InvokeError::BadReturn(detail) => {
-            tracing::error!(function, "the function's return value cannot be sent: {detail}");
+            tracing::error!(
+                function,
+                "the function's return value cannot be sent: {detail}"
+            );
             Response::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
         }
         InvokeError::Unavailable(detail) => {
@@ -56,10 +62,13 @@ pub fn invoke_error(function: &str, err: &InvokeError) -> Response {
 /// The response for a request rejected before the call.
 pub fn request_error(err: &RequestError) -> Response {
     match err {
-        RequestError::BodyTooLarge { .. } => {
-            Response::text(StatusCode::PAYLOAD_TOO_LARGE, format!("Payload Too Large: {err}\n"))
+        RequestError::BodyTooLarge { .. } => Response::text(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Payload Too Large: {err}\n"),
+        ),
+        RequestError::BodyRead(_) => {
+            Response::text(StatusCode::BAD_REQUEST, format!("Bad Request: {err}\n"))
         }
-        RequestError::BodyRead(_) => Response::text(StatusCode::BAD_REQUEST, format!("Bad Request: {err}\n")),
     }
 }
 
@@ -85,12 +94,20 @@ mod tests {
         for (err, status) in cases {
             assert_eq!(invoke_error("f", &err).status.as_u16(), status, "{err}");
         }
-        assert_eq!(request_error(&RequestError::BodyTooLarge { limit: 1 }).status.as_u16(), 413);
+        assert_eq!(
+            request_error(&RequestError::BodyTooLarge { limit: 1 })
+                .status
+                .as_u16(),
+            413
+        );
     }
 
     #[test]
     fn tracebacks_never_reach_the_client() {
-        let r = invoke_error("f", &InvokeError::FunctionFailed("Traceback: secret".into()));
+        let r = invoke_error(
+            "f",
+            &InvokeError::FunctionFailed("Traceback: secret".into()),
+        );
         assert!(!String::from_utf8_lossy(&r.body).contains("secret"));
     }
 }

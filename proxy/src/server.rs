@@ -46,7 +46,12 @@ pub enum Drained {
 
 /// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
 /// for up to `limits.shutdown_timeout`.
-pub async fn run(listener: TcpListener, app: Arc<App>, limits: ServerLimits, shutdown: impl Future<Output = ()>) -> Drained {
+pub async fn run(
+    listener: TcpListener,
+    app: Arc<App>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()>,
+) -> Drained {
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
         .keep_alive(true)
@@ -89,7 +94,10 @@ pub async fn run(listener: TcpListener, app: Arc<App>, limits: ServerLimits, shu
     }
     drop(listener);
     let open = graceful.count();
-    tracing::info!(open, "shutting down: no longer accepting, waiting for in-flight requests");
+    tracing::info!(
+        open,
+        "shutting down: no longer accepting, waiting for in-flight requests"
+    );
     tokio::select! {
         () = graceful.shutdown() => Drained::Clean,
         () = tokio::time::sleep(limits.shutdown_timeout) => Drained::TimedOut { open },

@@ -104,20 +104,33 @@ impl App {
             respond::plain(StatusCode::OK, "OK")
         } else {
             let stats = self.function.stats();
-            tracing::error!(abandoned = stats.abandoned, "unhealthy: too many calls could not be stopped");
-            respond::plain(StatusCode::SERVICE_UNAVAILABLE, "unhealthy: too many timed-out calls could not be stopped\n")
+            tracing::error!(
+                abandoned = stats.abandoned,
+                "unhealthy: too many calls could not be stopped"
+            );
+            respond::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unhealthy: too many timed-out calls could not be stopped\n",
+            )
         }
     }
 
     fn metrics_page(&self) -> Response {
         let mut response = Response::ok(self.metrics.render(self.function.stats()));
-        response
-            .headers
-            .insert(header::CONTENT_TYPE, http::HeaderValue::from_static(metrics::CONTENT_TYPE));
+        response.headers.insert(
+            header::CONTENT_TYPE,
+            http::HeaderValue::from_static(metrics::CONTENT_TYPE),
+        );
         response
     }
 
-    async fn call(&self, parts: http::request::Parts, body: Incoming, peer: SocketAddr, started: Instant) -> Response {
+    async fn call(
+        &self,
+        parts: http::request::Parts,
+        body: Incoming,
+        peer: SocketAddr,
+        started: Instant,
+    ) -> Response {
         let method = metrics::method_index(&parts.method);
         let body = match read_body(body, &parts.headers, self.max_body_bytes).await {
             Ok(body) => body,
@@ -135,19 +148,32 @@ impl App {
         };
         let call_started = Instant::now();
         let result = self.function.invoke(invocation).await;
-        self.metrics
-            .record_call(method, call_started.elapsed(), result.as_ref().err().map(|e| e.kind()));
+        self.metrics.record_call(
+            method,
+            call_started.elapsed(),
+            result.as_ref().err().map(|e| e.kind()),
+        );
         result.unwrap_or_else(|err| respond::invoke_error(&self.function_name, &err))
     }
 
-    fn log_access(&self, line: &RequestLine, peer: SocketAddr, response: &Response, elapsed: Duration) {
+    fn log_access(
+        &self,
+        line: &RequestLine,
+        peer: SocketAddr,
+        response: &Response,
+        elapsed: Duration,
+    ) {
         self.access_log.record(&Entry {
             peer: Some(peer),
             method: line.method.as_str(),
             target: line.uri.path_and_query().map_or("/", |pq| pq.as_str()),
             version: fnhost_loader_api::invocation::version_str(line.version),
             status: response.status.as_u16(),
-            bytes: if line.method == Method::HEAD { 0 } else { response.body.len() },
+            bytes: if line.method == Method::HEAD {
+                0
+            } else {
+                response.body.len()
+            },
             referer: header_text(line.referer.as_ref()),
             user_agent: header_text(line.user_agent.as_ref()),
             elapsed,
@@ -192,7 +218,9 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<By
     let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
     match limited.collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => Err(RequestError::BodyTooLarge { limit }),
+        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
+            Err(RequestError::BodyTooLarge { limit })
+        }
         Err(e) => Err(RequestError::BodyRead(e.to_string())),
     }
 }

@@ -119,10 +119,10 @@ impl Catalogue {
     /// The runtime to use for a file with this suffix when none is named: the default
     /// Python for `.py`, else the first runtime with that suffix.
     pub fn for_suffix(&self, suffix: &str) -> Option<&Runtime> {
-        if suffix == ".py" {
-            if let Some(rt) = self.get(DEFAULT_PYTHON) {
-                return Some(rt);
-            }
+        if suffix == ".py"
+            && let Some(rt) = self.get(DEFAULT_PYTHON)
+        {
+            return Some(rt);
         }
         self.runtimes.iter().find(|r| r.suffix == suffix)
     }
@@ -134,7 +134,10 @@ impl Catalogue {
 }
 
 fn image_for(runtime_id: &str) -> String {
-    format!("{IMAGE_REPOSITORY}:{runtime_id}-{}", env!("CARGO_PKG_VERSION"))
+    format!(
+        "{IMAGE_REPOSITORY}:{runtime_id}-{}",
+        env!("CARGO_PKG_VERSION")
+    )
 }
 
 fn python_runtime(version: &str) -> Runtime {
@@ -176,7 +179,11 @@ mod tests {
             let rt = cat.get(&format!("python{v}")).expect("runtime present");
             assert_eq!(rt.dep_file, "requirements.txt");
             assert_eq!(rt.suffix, ".py");
-            assert!(rt.install.as_ref().is_some_and(|p| p.command.contains("--prefix")));
+            assert!(
+                rt.install
+                    .as_ref()
+                    .is_some_and(|p| p.command.contains("--prefix"))
+            );
         }
         assert!(cat.get("python2.7").is_none());
     }
@@ -184,7 +191,10 @@ mod tests {
     #[test]
     fn suffix_inference_prefers_the_default_python() {
         let cat = Catalogue::builtin();
-        assert_eq!(cat.for_suffix(".py").map(Runtime::id).as_deref(), Some(DEFAULT_PYTHON));
+        assert_eq!(
+            cat.for_suffix(".py").map(Runtime::id).as_deref(),
+            Some(DEFAULT_PYTHON)
+        );
         assert!(cat.for_suffix(".rs").is_none());
     }
 }

@@ -54,7 +54,10 @@ mod tests {
     #[test]
     fn expands_known_names() {
         assert_eq!(
-            expand("$(KUBELESS_INSTALL_VOLUME)/lib:$(KUBELESS_INSTALL_VOLUME)", vol),
+            expand(
+                "$(KUBELESS_INSTALL_VOLUME)/lib:$(KUBELESS_INSTALL_VOLUME)",
+                vol
+            ),
             "/kubeless/lib:/kubeless"
         );
     }
@@ -62,7 +65,10 @@ mod tests {
     #[test]
     fn keeps_unknown_names_and_escapes() {
         assert_eq!(expand("$(NOPE)/x", vol), "$(NOPE)/x");
-        assert_eq!(expand("$$(KUBELESS_INSTALL_VOLUME)", vol), "$(KUBELESS_INSTALL_VOLUME)");
+        assert_eq!(
+            expand("$$(KUBELESS_INSTALL_VOLUME)", vol),
+            "$(KUBELESS_INSTALL_VOLUME)"
+        );
         assert_eq!(expand("a$b", vol), "a$b");
         assert_eq!(expand("unclosed $(X", vol), "unclosed $(X");
     }

@@ -42,7 +42,8 @@ pub fn parse(text: &str) -> Result<Catalogue, RuntimeImagesError> {
     for (i, entry) in entries.iter().enumerate() {
         let at = format!("[{i}]");
         let obj = as_object(entry, &at)?;
-        let lang_id = get_str(obj, "id", &at)?.ok_or_else(|| shape(&format!("{at}: missing ID")))?;
+        let lang_id =
+            get_str(obj, "id", &at)?.ok_or_else(|| shape(&format!("{at}: missing ID")))?;
         let dep_file = get_str(obj, "depname", &at)?.unwrap_or_default();
         let suffix = get_str(obj, "filenamesuffix", &at)?.unwrap_or_default();
         for (j, version) in get_array(obj, "versions", &at)?.iter().enumerate() {
@@ -63,7 +64,8 @@ fn parse_version(
     let obj = as_object(version, at)?;
     let mut runtime = Runtime {
         language: Language::from_id(lang_id),
-        version: get_str(obj, "version", at)?.ok_or_else(|| shape(&format!("{at}: missing version")))?,
+        version: get_str(obj, "version", at)?
+            .ok_or_else(|| shape(&format!("{at}: missing version")))?,
         version_name: get_str(obj, "name", at)?.unwrap_or_default(),
         dep_file: dep_file.to_owned(),
         suffix: suffix.to_owned(),
@@ -140,7 +142,11 @@ fn phase_json(phase: &str, p: &Phase) -> Value {
         obj.insert("command".into(), p.command.clone().into());
     }
     if !p.env.is_empty() {
-        let env: Map<String, Value> = p.env.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect();
+        let env: Map<String, Value> = p
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone().into()))
+            .collect();
         obj.insert("env".into(), Value::Object(env));
     }
     Value::Object(obj)
@@ -151,16 +157,24 @@ fn shape(msg: &str) -> RuntimeImagesError {
 }
 
 fn as_object<'a>(v: &'a Value, at: &str) -> Result<&'a Map<String, Value>, RuntimeImagesError> {
-    v.as_object().ok_or_else(|| shape(&format!("{at}: expected an object")))
+    v.as_object()
+        .ok_or_else(|| shape(&format!("{at}: expected an object")))
 }
 
 /// Case-insensitive key lookup, as Go's encoding/json matches untagged field names.
 fn get_ci<'a>(obj: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    obj.get(key)
-        .or_else(|| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).map(|(_, v)| v))
+    obj.get(key).or_else(|| {
+        obj.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
 }
 
-fn get_str(obj: &Map<String, Value>, key: &str, at: &str) -> Result<Option<String>, RuntimeImagesError> {
+fn get_str(
+    obj: &Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<Option<String>, RuntimeImagesError> {
     match get_ci(obj, key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
@@ -168,7 +182,11 @@ fn get_str(obj: &Map<String, Value>, key: &str, at: &str) -> Result<Option<Strin
     }
 }
 
-fn get_array<'a>(obj: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a [Value], RuntimeImagesError> {
+fn get_array<'a>(
+    obj: &'a Map<String, Value>,
+    key: &str,
+    at: &str,
+) -> Result<&'a [Value], RuntimeImagesError> {
     match get_ci(obj, key) {
         None | Some(Value::Null) => Ok(&[]),
         Some(Value::Array(a)) => Ok(a),
@@ -176,7 +194,10 @@ fn get_array<'a>(obj: &'a Map<String, Value>, key: &str, at: &str) -> Result<&'a
     }
 }
 
-fn get_env(obj: &Map<String, Value>, at: &str) -> Result<Vec<(String, String)>, RuntimeImagesError> {
+fn get_env(
+    obj: &Map<String, Value>,
+    at: &str,
+) -> Result<Vec<(String, String)>, RuntimeImagesError> {
     match get_ci(obj, "env") {
         None | Some(Value::Null) => Ok(Vec::new()),
         Some(Value::Object(m)) => m
@@ -211,7 +232,10 @@ mod tests {
         let rt = cat.get("python3.8").expect("python3.8 present");
         assert_eq!(rt.image, "kubeless/python@sha256:536e");
         assert_eq!(rt.runtime_env[0].0, "PYTHONPATH");
-        assert_eq!(rt.install.as_ref().map(|p| p.image.as_str()), Some("python:3.8"));
+        assert_eq!(
+            rt.install.as_ref().map(|p| p.image.as_str()),
+            Some("python:3.8")
+        );
     }
 
     #[test]
@@ -226,9 +250,14 @@ mod tests {
 
     #[test]
     fn bad_shapes_name_the_path() {
-        let err = parse(r#"[{"ID":"python","versions":[{"version":"3.8","images":[{"phase":"build"}]}]}]"#)
-            .expect_err("unknown phase");
-        assert!(err.to_string().contains("[0].versions[0].images[0]"), "{err}");
+        let err = parse(
+            r#"[{"ID":"python","versions":[{"version":"3.8","images":[{"phase":"build"}]}]}]"#,
+        )
+        .expect_err("unknown phase");
+        assert!(
+            err.to_string().contains("[0].versions[0].images[0]"),
+            "{err}"
+        );
         assert!(parse("{}").is_err());
         assert!(parse("not json").is_err());
     }

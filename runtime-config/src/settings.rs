@@ -15,24 +15,96 @@ use crate::env::Env;
 
 /// Every environment key fnhost reads: name, default (as text), meaning.
 pub const KEYS: &[(&str, &str, &str)] = &[
-    ("MOD_NAME", "(required in a pod)", "module (file name without suffix) of the function"),
-    ("FUNC_HANDLER", "(required in a pod)", "name of the function inside the module"),
-    ("FUNC_TIMEOUT", "180", "seconds a call may run; past it the client gets 408"),
-    ("FUNC_RUNTIME", "(inferred from the file suffix)", "runtime id, e.g. python3.11"),
-    ("FUNC_MEMORY_LIMIT", "0", "memory limit, passed to the function's context"),
-    ("FUNC_PORT", "8080", "port to listen on (0 picks a free one)"),
-    ("FUNC_MEMFILE_MAX", "104857600", "largest request body in bytes; larger is 413"),
-    ("KUBELESS_INSTALL_VOLUME", "/kubeless", "folder holding the function and its dependencies"),
-    ("SHUTDOWN_TIMEOUT", "10", "seconds in-flight requests may finish after SIGTERM"),
-    ("FNHOST_LISTEN_ADDR", "0.0.0.0 (pod), 127.0.0.1 (fnhost run)", "address to listen on"),
-    ("FNHOST_THREADS", "16", "calls that may run at once (interpreter threads)"),
-    ("FNHOST_ACCESS_LOG", "true", "one access-log line per request on stdout"),
-    ("FNHOST_METRICS", "true", "record function metrics (the /metrics route stays)"),
-    ("FNHOST_HEADER_READ_TIMEOUT", "30", "seconds a client may take to send request headers"),
-    ("FNHOST_MAX_HEADER_BYTES", "65536", "largest request head (request line and headers)"),
-    ("FNHOST_MAX_CONNECTIONS", "10000", "open client connections; more wait to be accepted"),
-    ("FNHOST_CACHE_DIR", "$XDG_CACHE_HOME/fnhost or ~/.cache/fnhost", "where fnhost run installs dependencies"),
-    ("FNHOST_LOG", "info", "log filter (tracing syntax, e.g. debug or fnhost=trace)"),
+    (
+        "MOD_NAME",
+        "(required in a pod)",
+        "module (file name without suffix) of the function",
+    ),
+    (
+        "FUNC_HANDLER",
+        "(required in a pod)",
+        "name of the function inside the module",
+    ),
+    (
+        "FUNC_TIMEOUT",
+        "180",
+        "seconds a call may run; past it the client gets 408",
+    ),
+    (
+        "FUNC_RUNTIME",
+        "(inferred from the file suffix)",
+        "runtime id, e.g. python3.11",
+    ),
+    (
+        "FUNC_MEMORY_LIMIT",
+        "0",
+        "memory limit, passed to the function's context",
+    ),
+    (
+        "FUNC_PORT",
+        "8080",
+        "port to listen on (0 picks a free one)",
+    ),
+    (
+        "FUNC_MEMFILE_MAX",
+        "104857600",
+        "largest request body in bytes; larger is 413",
+    ),
+    (
+        "KUBELESS_INSTALL_VOLUME",
+        "/kubeless",
+        "folder holding the function and its dependencies",
+    ),
+    (
+        "SHUTDOWN_TIMEOUT",
+        "10",
+        "seconds in-flight requests may finish after SIGTERM",
+    ),
+    (
+        "FNHOST_LISTEN_ADDR",
+        "0.0.0.0 (pod), 127.0.0.1 (fnhost run)",
+        "address to listen on",
+    ),
+    (
+        "FNHOST_THREADS",
+        "16",
+        "calls that may run at once (interpreter threads)",
+    ),
+    (
+        "FNHOST_ACCESS_LOG",
+        "true",
+        "one access-log line per request on stdout",
+    ),
+    (
+        "FNHOST_METRICS",
+        "true",
+        "record function metrics (the /metrics route stays)",
+    ),
+    (
+        "FNHOST_HEADER_READ_TIMEOUT",
+        "30",
+        "seconds a client may take to send request headers",
+    ),
+    (
+        "FNHOST_MAX_HEADER_BYTES",
+        "65536",
+        "largest request head (request line and headers)",
+    ),
+    (
+        "FNHOST_MAX_CONNECTIONS",
+        "10000",
+        "open client connections; more wait to be accepted",
+    ),
+    (
+        "FNHOST_CACHE_DIR",
+        "$XDG_CACHE_HOME/fnhost or ~/.cache/fnhost",
+        "where fnhost run installs dependencies",
+    ),
+    (
+        "FNHOST_LOG",
+        "info",
+        "log filter (tracing syntax, e.g. debug or fnhost=trace)",
+    ),
 ];
 
 /// How the binary was started.
@@ -129,7 +201,11 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "invalid configuration ({} problem(s)):", self.problems.len())?;
+        writeln!(
+            f,
+            "invalid configuration ({} problem(s)):",
+            self.problems.len()
+        )?;
         for p in &self.problems {
             writeln!(f, "  - {p}")?;
         }
@@ -165,7 +241,8 @@ impl Reader<'_> {
         match Duration::try_from_secs_f64(secs) {
             Ok(d) if !d.is_zero() => d,
             _ => {
-                self.problems.push(format!("{key}: {secs} is not a positive number of seconds"));
+                self.problems
+                    .push(format!("{key}: {secs} is not a positive number of seconds"));
                 Duration::from_secs_f64(default)
             }
         }
@@ -177,7 +254,8 @@ impl Reader<'_> {
             Some(v) if matches!(v.as_str(), "1" | "true" | "yes" | "on") => true,
             Some(v) if matches!(v.as_str(), "0" | "false" | "no" | "off") => false,
             Some(v) => {
-                self.problems.push(format!("{key}={v:?} is not a boolean (true/false)"));
+                self.problems
+                    .push(format!("{key}={v:?} is not a boolean (true/false)"));
                 default
             }
         }
@@ -196,7 +274,10 @@ impl Reader<'_> {
 impl Settings {
     /// Resolves the settings for `mode` from flags and the environment.
     pub fn resolve(mode: Mode, env: &dyn Env, flags: &Overrides) -> Result<Settings, ConfigError> {
-        let mut r = Reader { env, problems: Vec::new() };
+        let mut r = Reader {
+            env,
+            problems: Vec::new(),
+        };
         check_unknown_keys(&mut r);
         let function = parse_function(&mut r, mode, flags);
         let server = parse_server(&mut r, mode, flags);
@@ -204,9 +285,18 @@ impl Settings {
         let log_filter = r.text("FNHOST_LOG").unwrap_or_else(|| "info".to_owned());
         let cache_dir = cache_dir(&r);
         if r.problems.is_empty() {
-            Ok(Settings { mode, function, server, concurrency, log_filter, cache_dir })
+            Ok(Settings {
+                mode,
+                function,
+                server,
+                concurrency,
+                log_filter,
+                cache_dir,
+            })
         } else {
-            Err(ConfigError { problems: r.problems })
+            Err(ConfigError {
+                problems: r.problems,
+            })
         }
     }
 }
@@ -220,7 +310,9 @@ fn check_unknown_keys(r: &mut Reader<'_>) {
         .collect();
     unknown.sort();
     for k in unknown {
-        r.problems.push(format!("unknown setting {k} (known FNHOST_* keys: see `fnhost --print-config`)"));
+        r.problems.push(format!(
+            "unknown setting {k} (known FNHOST_* keys: see `fnhost --print-config`)"
+        ));
     }
 }
 
@@ -236,7 +328,9 @@ fn parse_function(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> Function
         dir,
         runtime,
         timeout: r.seconds("FUNC_TIMEOUT", flags.timeout, 180.0),
-        memory_limit: r.text("FUNC_MEMORY_LIMIT").unwrap_or_else(|| "0".to_owned()),
+        memory_limit: r
+            .text("FUNC_MEMORY_LIMIT")
+            .unwrap_or_else(|| "0".to_owned()),
         deps: flags.deps.clone(),
     }
 }
@@ -244,26 +338,37 @@ fn parse_function(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> Function
 fn pod_function(r: &mut Reader<'_>) -> (String, String, PathBuf) {
     let mut required = |key: &str| {
         r.text(key).unwrap_or_else(|| {
-            r.problems.push(format!("{key} is not set (the Kubeless controller sets it from the function's handler)"));
+            r.problems.push(format!(
+                "{key} is not set (the Kubeless controller sets it from the function's handler)"
+            ));
             String::new()
         })
     };
     let module = required("MOD_NAME");
     let handler = required("FUNC_HANDLER");
-    let dir = r.text("KUBELESS_INSTALL_VOLUME").unwrap_or_else(|| "/kubeless".to_owned());
+    let dir = r
+        .text("KUBELESS_INSTALL_VOLUME")
+        .unwrap_or_else(|| "/kubeless".to_owned());
     (module, handler, PathBuf::from(dir))
 }
 
 fn local_function(r: &mut Reader<'_>, flags: &Overrides) -> (String, String, PathBuf) {
     let Some(file) = &flags.file else {
-        r.problems.push("no function file given (fnhost run FILE --handler NAME)".to_owned());
+        r.problems
+            .push("no function file given (fnhost run FILE --handler NAME)".to_owned());
         return Default::default();
     };
-    let module = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_owned();
+    let module = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_owned();
     let dir = absolute_parent(file);
     let handler = match flags.handler.as_deref() {
         None => {
-            r.problems.push(format!("--handler is required, e.g. --handler {module}.handler"));
+            r.problems.push(format!(
+                "--handler is required, e.g. --handler {module}.handler"
+            ));
             String::new()
         }
         Some(h) => split_handler(r, &module, h),
@@ -286,7 +391,10 @@ fn split_handler(r: &mut Reader<'_>, module: &str, handler: &str) -> String {
 }
 
 fn absolute_parent(file: &Path) -> PathBuf {
-    let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = file
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::path::absolute(parent).unwrap_or_else(|_| parent.to_path_buf())
 }
 
@@ -298,12 +406,16 @@ fn parse_server(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> ServerSett
     let ip = flags
         .listen
         .unwrap_or_else(|| r.parse("FNHOST_LISTEN_ADDR", default_ip, "an IP address"));
-    let port = flags.port.unwrap_or_else(|| r.parse("FUNC_PORT", 8080, "a port number (0-65535)"));
+    let port = flags
+        .port
+        .unwrap_or_else(|| r.parse("FUNC_PORT", 8080, "a port number (0-65535)"));
     ServerSettings {
         listen: SocketAddr::new(ip, port),
         max_body_bytes: r.parse("FUNC_MEMFILE_MAX", 100 * 1024 * 1024, "a number of bytes"),
         header_read_timeout: r.seconds("FNHOST_HEADER_READ_TIMEOUT", None, 30.0),
-        max_header_bytes: r.parse("FNHOST_MAX_HEADER_BYTES", 64 * 1024, "a number of bytes").max(8192),
+        max_header_bytes: r
+            .parse("FNHOST_MAX_HEADER_BYTES", 64 * 1024, "a number of bytes")
+            .max(8192),
         max_connections: r.positive("FNHOST_MAX_CONNECTIONS", 10_000),
         shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT", None, 10.0),
         access_log: r.flag("FNHOST_ACCESS_LOG", true),
@@ -330,7 +442,11 @@ mod tests {
     use crate::env::MapEnv;
 
     fn pod(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
-        Settings::resolve(Mode::Pod, &MapEnv::from_pairs(pairs.iter().copied()), &Overrides::default())
+        Settings::resolve(
+            Mode::Pod,
+            &MapEnv::from_pairs(pairs.iter().copied()),
+            &Overrides::default(),
+        )
     }
 
     #[test]
@@ -347,10 +463,20 @@ mod tests {
 
     #[test]
     fn all_problems_are_reported_together() {
-        let err = pod(&[("FUNC_TIMEOUT", "soon"), ("FUNC_PORT", "99999"), ("FNHOST_THREDS", "4")])
-            .expect_err("invalid");
+        let err = pod(&[
+            ("FUNC_TIMEOUT", "soon"),
+            ("FUNC_PORT", "99999"),
+            ("FNHOST_THREDS", "4"),
+        ])
+        .expect_err("invalid");
         let text = err.to_string();
-        for needle in ["MOD_NAME", "FUNC_HANDLER", "FUNC_TIMEOUT", "FUNC_PORT", "FNHOST_THREDS"] {
+        for needle in [
+            "MOD_NAME",
+            "FUNC_HANDLER",
+            "FUNC_TIMEOUT",
+            "FUNC_PORT",
+            "FNHOST_THREDS",
+        ] {
             assert!(text.contains(needle), "{needle} missing from: {text}");
         }
         assert_eq!(err.problems.len(), 5);
@@ -359,10 +485,20 @@ mod tests {
     #[test]
     fn zero_and_negative_timeouts_are_rejected() {
         for t in ["0", "-1", "NaN"] {
-            let err = pod(&[("MOD_NAME", "m"), ("FUNC_HANDLER", "f"), ("FUNC_TIMEOUT", t)]).expect_err(t);
+            let err = pod(&[
+                ("MOD_NAME", "m"),
+                ("FUNC_HANDLER", "f"),
+                ("FUNC_TIMEOUT", t),
+            ])
+            .expect_err(t);
             assert!(err.to_string().contains("FUNC_TIMEOUT"));
         }
-        let s = pod(&[("MOD_NAME", "m"), ("FUNC_HANDLER", "f"), ("FUNC_TIMEOUT", "0.25")]).expect("valid");
+        let s = pod(&[
+            ("MOD_NAME", "m"),
+            ("FUNC_HANDLER", "f"),
+            ("FUNC_TIMEOUT", "0.25"),
+        ])
+        .expect("valid");
         assert_eq!(s.function.timeout, Duration::from_millis(250));
     }
 
@@ -378,7 +514,10 @@ mod tests {
         let s = Settings::resolve(Mode::Local, &env, &flags).expect("valid");
         assert_eq!(s.server.listen, "127.0.0.1:7000".parse().expect("addr"));
         assert_eq!(s.function.timeout, Duration::from_secs(5));
-        assert_eq!((s.function.module.as_str(), s.function.handler.as_str()), ("hello", "foo"));
+        assert_eq!(
+            (s.function.module.as_str(), s.function.handler.as_str()),
+            ("hello", "foo")
+        );
         assert_eq!(s.function.dir, PathBuf::from("/srv/fn"));
     }
 
@@ -402,7 +541,26 @@ mod tests {
             pod(&pairs).expect("valid").cache_dir
         };
         assert_eq!(with(("XDG_CACHE_HOME", "/x")), PathBuf::from("/x/fnhost"));
-        assert_eq!(with(("HOME", "/home/u")), PathBuf::from("/home/u/.cache/fnhost"));
+        assert_eq!(
+            with(("HOME", "/home/u")),
+            PathBuf::from("/home/u/.cache/fnhost")
+        );
         assert_eq!(with(("FNHOST_CACHE_DIR", "/c")), PathBuf::from("/c"));
+    }
+}
+
+#[cfg(test)]
+mod docs_tests {
+    /// `docs/config.md` documents every key, so the table cannot fall behind the code.
+    #[test]
+    fn the_configuration_page_lists_every_key() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/config.md");
+        let page = std::fs::read_to_string(path).unwrap_or_default();
+        let missing: Vec<&str> = super::KEYS
+            .iter()
+            .map(|(key, _, _)| *key)
+            .filter(|key| !page.contains(&format!("| `{key}` |")))
+            .collect();
+        assert!(missing.is_empty(), "docs/config.md lacks {missing:?}");
     }
 }

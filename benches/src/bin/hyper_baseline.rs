@@ -16,8 +16,13 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 
 fn main() -> std::io::Result<()> {
-    let port: u16 = std::env::args().nth(1).and_then(|p| p.parse().ok()).unwrap_or(0);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let port: u16 = std::env::args()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(serve(port))
 }
 
@@ -30,12 +35,16 @@ async fn serve(port: u16) -> std::io::Result<()> {
         tokio::spawn(async move {
             let service = service_fn(|_req: Request<hyper::body::Incoming>| async {
                 let mut response = Response::new(Full::new(Bytes::from_static(b"hello world")));
-                response
-                    .headers_mut()
-                    .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("text/html; charset=UTF-8"));
+                response.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static("text/html; charset=UTF-8"),
+                );
                 Ok::<_, Infallible>(response)
             });
-            let _ = http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).await;
+            let _ = http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
         });
     }
 }

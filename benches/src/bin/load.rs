@@ -15,7 +15,7 @@ use std::time::Duration;
 use fnhost_benches::report::{self, Sample, Series};
 use fnhost_benches::target::TargetSpec;
 use fnhost_benches::wrk::{self, Load};
-use fnhost_benches::{procfs, probe};
+use fnhost_benches::{probe, procfs};
 
 struct Options {
     fnhost: PathBuf,
@@ -48,15 +48,24 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
     let mut values: BTreeMap<String, String> = BTreeMap::new();
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
-        let name = flag.strip_prefix("--").ok_or_else(|| format!("unexpected argument {flag:?}"))?;
+        let name = flag
+            .strip_prefix("--")
+            .ok_or_else(|| format!("unexpected argument {flag:?}"))?;
         let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
         values.insert(name.to_owned(), value);
     }
     let mut take = |name: &str| values.remove(name);
     let number = |value: Option<String>, default: u64| -> Result<u64, String> {
-        value.map_or(Ok(default), |v| v.parse().map_err(|_| format!("{v:?} is not a whole number")))
+        value.map_or(Ok(default), |v| {
+            v.parse()
+                .map_err(|_| format!("{v:?} is not a whole number"))
+        })
     };
-    let path = |value: Option<String>, name: &str| value.map(PathBuf::from).ok_or_else(|| format!("--{name} is required"));
+    let path = |value: Option<String>, name: &str| {
+        value
+            .map(PathBuf::from)
+            .ok_or_else(|| format!("--{name} is required"))
+    };
     let options = Options {
         fnhost: path(take("fnhost"), "fnhost")?,
         baseline: path(take("baseline"), "baseline")?,
@@ -64,7 +73,8 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         granian: take("granian").map(PathBuf::from),
         rounds: usize::try_from(number(take("rounds"), 3)?).map_err(|e| e.to_string())?,
         load: Load {
-            connections: u32::try_from(number(take("connections"), 32)?).map_err(|e| e.to_string())?,
+            connections: u32::try_from(number(take("connections"), 32)?)
+                .map_err(|e| e.to_string())?,
             threads: u32::try_from(number(take("threads"), 1)?).map_err(|e| e.to_string())?,
             duration: Duration::from_secs(number(take("seconds"), 10)?),
         },
@@ -83,10 +93,17 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             ("FUNC_HANDLER".to_owned(), "foo".to_owned()),
             ("FUNC_PORT".to_owned(), "{port}".to_owned()),
             ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
-            ("KUBELESS_INSTALL_VOLUME".to_owned(), o.functions.display().to_string()),
+            (
+                "KUBELESS_INSTALL_VOLUME".to_owned(),
+                o.functions.display().to_string(),
+            ),
             ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
         ]);
-        env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+        env.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         TargetSpec {
             name: name.to_owned(),
             description: description.to_owned(),
@@ -105,7 +122,11 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             env: BTreeMap::new(),
             cwd: o.functions.clone(),
         },
-        fnhost("fnhost", "fnhost, Python hello.foo, metrics and access log on (the default)", &[]),
+        fnhost(
+            "fnhost",
+            "fnhost, Python hello.foo, metrics and access log on (the default)",
+            &[],
+        ),
         fnhost(
             "fnhost-quiet",
             "fnhost, Python hello.foo, metrics and access log off",
@@ -115,13 +136,29 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
     if let Some(granian) = &o.granian {
         list.push(TargetSpec {
             name: "granian".to_owned(),
-            description: "Granian, 1 worker, WSGI adapter building the Kubeless event for hello.foo".to_owned(),
+            description:
+                "Granian, 1 worker, WSGI adapter building the Kubeless event for hello.foo"
+                    .to_owned(),
             program: granian.clone(),
-            args: ["--interface", "wsgi", "--workers", "1", "--host", "127.0.0.1", "--port", "{port}", "--no-ws"]
-                .into_iter()
-                .map(str::to_owned)
-                .chain(["--log-level".to_owned(), "warning".to_owned(), "wsgi_hello:app".to_owned()])
-                .collect(),
+            args: [
+                "--interface",
+                "wsgi",
+                "--workers",
+                "1",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                "{port}",
+                "--no-ws",
+            ]
+            .into_iter()
+            .map(str::to_owned)
+            .chain([
+                "--log-level".to_owned(),
+                "warning".to_owned(),
+                "wsgi_hello:app".to_owned(),
+            ])
+            .collect(),
             env: BTreeMap::from([("PYTHONPATH".to_owned(), o.functions.display().to_string())]),
             cwd: o.functions.clone(),
         });
@@ -133,7 +170,11 @@ fn run(o: &Options) -> Result<(), String> {
     let specs = targets(o);
     let mut series: Vec<Series> = specs
         .iter()
-        .map(|s| Series { name: s.name.clone(), description: s.description.clone(), samples: Vec::new() })
+        .map(|s| Series {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            samples: Vec::new(),
+        })
         .collect();
     for round in 1..=o.rounds {
         for (spec, series) in specs.iter().zip(series.iter_mut()) {
@@ -155,7 +196,9 @@ fn run(o: &Options) -> Result<(), String> {
     println!("\n```\n{}```", report::raw_lines(&series));
     let errors: u64 = series.iter().map(Series::errors).sum();
     if errors > 0 {
-        return Err(format!("{errors} requests failed (non-2xx or socket errors): see the table"));
+        return Err(format!(
+            "{errors} requests failed (non-2xx or socket errors): see the table"
+        ));
     }
     Ok(())
 }
@@ -164,7 +207,13 @@ fn measure(spec: &TargetSpec, o: &Options) -> Result<Sample, String> {
     let server = spec.start()?;
     let idle_rss = procfs::tree_rss_bytes(server.pid());
     if !o.warmup.is_zero() {
-        wrk::run(server.addr, Load { duration: o.warmup, ..o.load })?;
+        wrk::run(
+            server.addr,
+            Load {
+                duration: o.warmup,
+                ..o.load
+            },
+        )?;
     }
     let cpu_before = procfs::tree_cpu_seconds(server.pid());
     let result = wrk::run(server.addr, o.load)?;

@@ -40,7 +40,10 @@ impl ErrorKind {
     pub fn counts_as_failure(self) -> bool {
         matches!(
             self,
-            ErrorKind::Timeout | ErrorKind::FunctionFailed | ErrorKind::BadReturn | ErrorKind::Unavailable
+            ErrorKind::Timeout
+                | ErrorKind::FunctionFailed
+                | ErrorKind::BadReturn
+                | ErrorKind::Unavailable
         )
     }
 }

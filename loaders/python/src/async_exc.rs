@@ -1,5 +1,8 @@
 //! Raising an exception in another Python thread (`PyThreadState_SetAsyncExc`).
-#![allow(unsafe_code, reason = "PyThreadState_SetAsyncExc is a CPython C-API call")]
+#![allow(
+    unsafe_code,
+    reason = "PyThreadState_SetAsyncExc is a CPython C-API call"
+)]
 
 use pyo3::prelude::*;
 
@@ -14,7 +17,11 @@ pub(crate) fn raise_in_thread(_py: Python<'_>, ident: u64, exc_type: &Py<PyAny>)
     // reference when it stores it in the thread state.
     let changed = unsafe { pyo3::ffi::PyThreadState_SetAsyncExc(ident, exc_type.as_ptr()) };
     if changed != 1 {
-        tracing::debug!(ident, changed, "PyThreadState_SetAsyncExc did not find the thread");
+        tracing::debug!(
+            ident,
+            changed,
+            "PyThreadState_SetAsyncExc did not find the thread"
+        );
     }
 }
 

@@ -58,7 +58,12 @@ pub(crate) fn call<'py>(py: Python<'py>, loaded: &Loaded, invocation: &Invocatio
     match loaded.handler.callable.bind(py).call1((event, context)) {
         Ok(value) if is_awaitable(py, loaded, &value) => Outcome::Pending(value),
         Ok(value) => Outcome::Reply(convert::to_response(py, &loaded.boot, &value)),
-        Err(err) => Outcome::Reply(convert::from_exception(py, &loaded.boot, &err, loaded.timeout)),
+        Err(err) => Outcome::Reply(convert::from_exception(
+            py,
+            &loaded.boot,
+            &err,
+            loaded.timeout,
+        )),
     }
 }
 
@@ -96,7 +101,10 @@ fn build_event<'py>(
         event.set_item(intern!(py, "event-id"), inv.event.id.as_deref())?;
         event.set_item(intern!(py, "event-type"), inv.event.event_type.as_deref())?;
         event.set_item(intern!(py, "event-time"), inv.event.time.as_deref())?;
-        event.set_item(intern!(py, "event-namespace"), inv.event.namespace.as_deref())?;
+        event.set_item(
+            intern!(py, "event-namespace"),
+            inv.event.namespace.as_deref(),
+        )?;
         event.set_item(intern!(py, "extensions"), extensions)?;
         Ok(event)
     };
@@ -152,5 +160,7 @@ fn build_request<'py>(
         inv.version_str(),
     )
         .into_bound_py_any(py)?;
-    boot.request_class.bind(py).call1(args.cast_into::<PyTuple>()?)
+    boot.request_class
+        .bind(py)
+        .call1(args.cast_into::<PyTuple>()?)
 }

@@ -21,7 +21,9 @@ use http::header::{self, HeaderName, HeaderValue};
 use http::{HeaderMap, StatusCode};
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
+use pyo3::types::{
+    PyBool, PyByteArray, PyBytes, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple,
+};
 
 use crate::interpreter::{Bootstrap, describe_err};
 
@@ -38,14 +40,22 @@ pub(crate) fn is_plain_value(value: &Bound<'_, PyAny>) -> bool {
 }
 
 /// Maps a returned value to a response.
-pub(crate) fn to_response(py: Python<'_>, boot: &Bootstrap, value: &Bound<'_, PyAny>) -> Result<Response, InvokeError> {
+pub(crate) fn to_response(
+    py: Python<'_>,
+    boot: &Bootstrap,
+    value: &Bound<'_, PyAny>,
+) -> Result<Response, InvokeError> {
     if !is_plain_value(value) && is_response_like(py, value) {
         return response_from_object(py, boot, value);
     }
     let (body, content_type) = body_of(py, boot, value)?;
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(Response { status: StatusCode::OK, headers, body })
+    Ok(Response {
+        status: StatusCode::OK,
+        headers,
+        body,
+    })
 }
 
 /// Maps a raised exception to a reply.
@@ -56,7 +66,11 @@ pub(crate) fn from_exception(
     timeout: Duration,
 ) -> Result<Response, InvokeError> {
     let value = err.value(py);
-    if value.get_type().name().is_ok_and(|n| n == "FunctionTimeout") {
+    if value
+        .get_type()
+        .name()
+        .is_ok_and(|n| n == "FunctionTimeout")
+    {
         return Err(InvokeError::Timeout(timeout));
     }
     if is_response_like(py, value) {
@@ -72,14 +86,21 @@ fn is_response_like(py: Python<'_>, value: &Bound<'_, PyAny>) -> bool {
         && value.hasattr(intern!(py, "body")).unwrap_or(false)
 }
 
-fn response_from_object(py: Python<'_>, boot: &Bootstrap, obj: &Bound<'_, PyAny>) -> Result<Response, InvokeError> {
+fn response_from_object(
+    py: Python<'_>,
+    boot: &Bootstrap,
+    obj: &Bound<'_, PyAny>,
+) -> Result<Response, InvokeError> {
     let bad = |what: String| InvokeError::BadReturn(what);
     let status: u16 = obj
         .getattr(intern!(py, "status_code"))
         .and_then(|s| s.extract())
         .map_err(|_| bad("status_code is not an integer".to_owned()))?;
-    let status = StatusCode::from_u16(status).map_err(|_| bad(format!("status {status} is not a valid HTTP status")))?;
-    let body = obj.getattr(intern!(py, "body")).map_err(|e| bad(describe_err(py, &e)))?;
+    let status = StatusCode::from_u16(status)
+        .map_err(|_| bad(format!("status {status} is not a valid HTTP status")))?;
+    let body = obj
+        .getattr(intern!(py, "body"))
+        .map_err(|e| bad(describe_err(py, &e)))?;
     let (body, default_type) = body_of(py, boot, &body)?;
     let mut headers = header_list(py, obj)?;
     let explicit_type = obj
@@ -88,12 +109,17 @@ fn response_from_object(py: Python<'_>, boot: &Bootstrap, obj: &Bound<'_, PyAny>
         .filter(|t| !t.is_none())
         .and_then(|t| t.extract::<String>().ok());
     if let Some(ct) = explicit_type {
-        let value = HeaderValue::try_from(ct.as_str()).map_err(|_| bad(format!("invalid content type {ct:?}")))?;
+        let value = HeaderValue::try_from(ct.as_str())
+            .map_err(|_| bad(format!("invalid content type {ct:?}")))?;
         headers.insert(header::CONTENT_TYPE, value);
     } else if !headers.contains_key(header::CONTENT_TYPE) && !body.is_empty() {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(default_type));
     }
-    Ok(Response { status, headers, body })
+    Ok(Response {
+        status,
+        headers,
+        body,
+    })
 }
 
 /// The `headerlist` as a multimap. Framing headers are dropped: the server sets them.
@@ -105,18 +131,27 @@ fn header_list(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Result<HeaderMap, Invo
         .map_err(|_| bad("headers must be (name, value) pairs of strings".to_owned()))?;
     let mut headers = HeaderMap::with_capacity(list.len());
     for (name, value) in list {
-        let name = HeaderName::try_from(name.as_str()).map_err(|_| bad(format!("invalid header name {name:?}")))?;
-        if matches!(name, header::CONTENT_LENGTH | header::TRANSFER_ENCODING | header::CONNECTION) {
+        let name = HeaderName::try_from(name.as_str())
+            .map_err(|_| bad(format!("invalid header name {name:?}")))?;
+        if matches!(
+            name,
+            header::CONTENT_LENGTH | header::TRANSFER_ENCODING | header::CONNECTION
+        ) {
             continue;
         }
-        let value = HeaderValue::try_from(value.as_str()).map_err(|_| bad(format!("invalid value for header {name}")))?;
+        let value = HeaderValue::try_from(value.as_str())
+            .map_err(|_| bad(format!("invalid value for header {name}")))?;
         headers.append(name, value);
     }
     Ok(headers)
 }
 
 /// The body bytes of a returned value and the content type it implies.
-fn body_of(py: Python<'_>, boot: &Bootstrap, value: &Bound<'_, PyAny>) -> Result<(Bytes, &'static str), InvokeError> {
+fn body_of(
+    py: Python<'_>,
+    boot: &Bootstrap,
+    value: &Bound<'_, PyAny>,
+) -> Result<(Bytes, &'static str), InvokeError> {
     if value.is_none() {
         return Ok((Bytes::new(), TEXT_HTML));
     }
@@ -135,18 +170,28 @@ fn body_of(py: Python<'_>, boot: &Bootstrap, value: &Bound<'_, PyAny>) -> Result
     if value.is_instance_of::<PyList>() || value.is_instance_of::<PyTuple>() {
         return sequence_body(py, boot, value);
     }
-    let type_name = value.get_type().name().map(|n| n.to_string()).unwrap_or_default();
+    let type_name = value
+        .get_type()
+        .name()
+        .map(|n| n.to_string())
+        .unwrap_or_default();
     Err(InvokeError::BadReturn(format!(
         "the function returned a {type_name}; return str, bytes, dict, list, None or fnhost.Response"
     )))
 }
 
 fn is_json_scalar(value: &Bound<'_, PyAny>) -> bool {
-    value.is_instance_of::<PyBool>() || value.is_instance_of::<PyInt>() || value.is_instance_of::<PyFloat>()
+    value.is_instance_of::<PyBool>()
+        || value.is_instance_of::<PyInt>()
+        || value.is_instance_of::<PyFloat>()
 }
 
 /// A list of strings (or of bytes) is concatenated, as Bottle did; anything else is JSON.
-fn sequence_body(py: Python<'_>, boot: &Bootstrap, value: &Bound<'_, PyAny>) -> Result<(Bytes, &'static str), InvokeError> {
+fn sequence_body(
+    py: Python<'_>,
+    boot: &Bootstrap,
+    value: &Bound<'_, PyAny>,
+) -> Result<(Bytes, &'static str), InvokeError> {
     let items: Vec<Bound<'_, PyAny>> = value
         .try_iter()
         .and_then(|it| it.collect())
@@ -154,7 +199,11 @@ fn sequence_body(py: Python<'_>, boot: &Bootstrap, value: &Bound<'_, PyAny>) -> 
     if items.iter().all(|i| i.is_instance_of::<PyString>()) {
         let mut out = Vec::new();
         for item in &items {
-            out.extend_from_slice(&utf8(py, item.cast::<PyString>().map_err(|e| InvokeError::BadReturn(e.to_string()))?)?);
+            out.extend_from_slice(&utf8(
+                py,
+                item.cast::<PyString>()
+                    .map_err(|e| InvokeError::BadReturn(e.to_string()))?,
+            )?);
         }
         return Ok((Bytes::from(out), TEXT_HTML));
     }
@@ -186,6 +235,8 @@ fn json(py: Python<'_>, boot: &Bootstrap, value: &Bound<'_, PyAny>) -> Result<By
         .bind(py)
         .call1((value,))
         .map_err(|e| InvokeError::BadReturn(describe_err(py, &e)))?;
-    let text = text.cast::<PyString>().map_err(|e| InvokeError::BadReturn(e.to_string()))?;
+    let text = text
+        .cast::<PyString>()
+        .map_err(|e| InvokeError::BadReturn(e.to_string()))?;
     utf8(py, text)
 }

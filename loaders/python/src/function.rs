@@ -47,9 +47,15 @@ impl Function for PythonFunction {
         let shared = self.shared.clone();
         Box::pin(async move {
             if !shared.pool.submit(job.clone()) {
-                return Err(InvokeError::Unavailable("the interpreter is shutting down".to_owned()));
+                return Err(InvokeError::Unavailable(
+                    "the interpreter is shutting down".to_owned(),
+                ));
             }
-            let mut guard = DeadlineGuard { job: Some(job), shared: shared.clone(), deadline };
+            let mut guard = DeadlineGuard {
+                job: Some(job),
+                shared: shared.clone(),
+                deadline,
+            };
             tokio::select! {
                 biased;
                 reply = reply => {
@@ -144,7 +150,10 @@ pub(crate) fn run_job(py: Python<'_>, slot: &Arc<Slot>, shared: &Arc<Shared>, jo
 
 fn submit_async(py: Python<'_>, shared: &Arc<Shared>, job: Arc<Job>, awaitable: &Bound<'_, PyAny>) {
     shared.event_loop.get_or_init(|| start_event_loop(shared));
-    let done = AsyncDone { job: job.clone(), shared: shared.clone() };
+    let done = AsyncDone {
+        job: job.clone(),
+        shared: shared.clone(),
+    };
     let submitted = shared
         .loaded
         .boot
@@ -158,19 +167,26 @@ fn submit_async(py: Python<'_>, shared: &Arc<Shared>, job: Arc<Job>, awaitable: 
                 shared.request_stop(job);
             }
         }
-        Err(e) => job.finish(Err(InvokeError::Unavailable(crate::interpreter::describe_err(py, &e)))),
+        Err(e) => job.finish(Err(InvokeError::Unavailable(
+            crate::interpreter::describe_err(py, &e),
+        ))),
     }
 }
 
 fn start_event_loop(shared: &Arc<Shared>) {
     let shared = shared.clone();
-    let spawned = std::thread::Builder::new().name("fnhost-py-async".to_owned()).spawn(move || {
-        Python::attach(|py| {
-            if let Err(e) = shared.loaded.boot.run_event_loop.bind(py).call0() {
-                tracing::error!("the asyncio event loop stopped: {}", crate::interpreter::describe_err(py, &e));
-            }
+    let spawned = std::thread::Builder::new()
+        .name("fnhost-py-async".to_owned())
+        .spawn(move || {
+            Python::attach(|py| {
+                if let Err(e) = shared.loaded.boot.run_event_loop.bind(py).call0() {
+                    tracing::error!(
+                        "the asyncio event loop stopped: {}",
+                        crate::interpreter::describe_err(py, &e)
+                    );
+                }
+            });
         });
-    });
     if let Err(e) = spawned {
         tracing::error!("cannot start the asyncio event loop thread: {e}");
     }

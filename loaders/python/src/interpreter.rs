@@ -38,7 +38,7 @@ static FUNCTION_TIMEOUT: OnceLock<Py<PyAny>> = OnceLock::new();
 pub(crate) fn start() -> Result<Bootstrap, LoadError> {
     Python::initialize();
     crate::signal::install();
-    Python::attach(|py| install_bootstrap(py)).map_err(|e| LoadError::Engine {
+    Python::attach(install_bootstrap).map_err(|e| LoadError::Engine {
         engine: "python",
         detail: Python::attach(|py| describe_err(py, &e)),
     })
@@ -47,7 +47,9 @@ pub(crate) fn start() -> Result<Bootstrap, LoadError> {
 fn install_bootstrap(py: Python<'_>) -> PyResult<Bootstrap> {
     let source = CString::new(FNHOST_PY).map_err(|e| PyValueError::new_err(e.to_string()))?;
     let module = PyModule::from_code(py, &source, c"fnhost.py", c"fnhost")?;
-    py.import("sys")?.getattr("modules")?.set_item("fnhost", &module)?;
+    py.import("sys")?
+        .getattr("modules")?
+        .set_item("fnhost", &module)?;
     module.call_method0("install_stdio")?;
     let sleep = wrap_pyfunction!(interruptible_sleep, &module)?;
     module.call_method1("install_sleep", (sleep,))?;
@@ -83,12 +85,19 @@ fn interruptible_sleep(py: Python<'_>, seconds: f64) -> PyResult<bool> {
         return Ok(true);
     }
     match FUNCTION_TIMEOUT.get() {
-        Some(cls) => Err(PyErr::from_type(cls.bind(py).cast::<pyo3::types::PyType>()?.clone(), ())),
+        Some(cls) => Err(PyErr::from_type(
+            cls.bind(py).cast::<pyo3::types::PyType>()?.clone(),
+            (),
+        )),
         None => Err(PyValueError::new_err("call timed out")),
     }
 }
 
 /// CPython's id of the calling thread (`threading.get_ident()`).
+#[allow(
+    clippy::useless_conversion,
+    reason = "c_ulong is 32 bits wide on some targets"
+)]
 pub(crate) fn current_thread_ident() -> u64 {
     #[allow(unsafe_code, reason = "plain FFI getter with no preconditions")]
     // SAFETY: `PyThread_get_thread_ident` has no preconditions; it does not need the GIL.
@@ -110,7 +119,9 @@ pub(crate) struct Handler {
 pub(crate) fn import_handler(py: Python<'_>, spec: &FunctionSpec) -> Result<Handler, LoadError> {
     check_module_name(spec)?;
     extend_sys_path(py, spec).map_err(|e| engine_err(py, &e))?;
-    let module = py.import(spec.module.as_str()).map_err(|e| import_error(py, spec, &e))?;
+    let module = py
+        .import(spec.module.as_str())
+        .map_err(|e| import_error(py, spec, &e))?;
     let not_found = |detail: String| LoadError::HandlerNotFound {
         module: spec.module.clone(),
         handler: spec.handler.clone(),
@@ -125,8 +136,15 @@ pub(crate) fn import_handler(py: Python<'_>, spec: &FunctionSpec) -> Result<Hand
         ))
     })?;
     if !callable.is_callable() {
-        let ty = callable.get_type().name().map(|n| n.to_string()).unwrap_or_default();
-        return Err(not_found(format!("'{}' is a {ty}, not a function", spec.handler)));
+        let ty = callable
+            .get_type()
+            .name()
+            .map(|n| n.to_string())
+            .unwrap_or_default();
+        return Err(not_found(format!(
+            "'{}' is a {ty}, not a function",
+            spec.handler
+        )));
     }
     let name = callable
         .getattr("__name__")
@@ -137,7 +155,11 @@ pub(crate) fn import_handler(py: Python<'_>, spec: &FunctionSpec) -> Result<Hand
         .and_then(|m| m.call_method1("iscoroutinefunction", (&callable,)))
         .and_then(|r| r.is_truthy())
         .unwrap_or(false);
-    Ok(Handler { callable: callable.unbind(), name, is_coroutine_function })
+    Ok(Handler {
+        callable: callable.unbind(),
+        name,
+        is_coroutine_function,
+    })
 }
 
 fn check_module_name(spec: &FunctionSpec) -> Result<(), LoadError> {
@@ -173,7 +195,11 @@ fn import_error(py: Python<'_>, spec: &FunctionSpec, err: &PyErr) -> LoadError {
         return LoadError::ModuleNotFound {
             module: spec.module.clone(),
             handler: spec.handler.clone(),
-            detail: format!("looked for {}/{}.py and on sys.path", spec.dir.display(), spec.module),
+            detail: format!(
+                "looked for {}/{}.py and on sys.path",
+                spec.dir.display(),
+                spec.module
+            ),
         };
     }
     LoadError::ImportFailed {
@@ -194,18 +220,30 @@ fn public_callables(module: &Bound<'_, PyModule>) -> String {
                 .collect()
         })
         .unwrap_or_default();
-    if names.is_empty() { "no public callables".to_owned() } else { names.join(", ") }
+    if names.is_empty() {
+        "no public callables".to_owned()
+    } else {
+        names.join(", ")
+    }
 }
 
 fn engine_err(py: Python<'_>, err: &PyErr) -> LoadError {
-    LoadError::Engine { engine: "python", detail: describe_err(py, err) }
+    LoadError::Engine {
+        engine: "python",
+        detail: describe_err(py, err),
+    }
 }
 
 /// An exception with its traceback, as Python prints it.
 pub(crate) fn describe_err(py: Python<'_>, err: &PyErr) -> String {
     let value = err.value(py);
     py.import("traceback")
-        .and_then(|tb| tb.call_method1("format_exception", (value.get_type(), value, err.traceback(py))))
+        .and_then(|tb| {
+            tb.call_method1(
+                "format_exception",
+                (value.get_type(), value, err.traceback(py)),
+            )
+        })
         .and_then(|lines| lines.extract::<Vec<String>>())
         .map(|lines| lines.concat().trim_end().to_owned())
         .unwrap_or_else(|_| err.to_string())

@@ -72,7 +72,8 @@ impl Job {
     /// Moves a queued job to running and hands out its invocation; `None` if it was
     /// cancelled while queued.
     pub(crate) fn start(&self) -> Option<Invocation> {
-        self.transition(QUEUED, RUNNING).then(|| self.invocation.lock().take())?
+        self.transition(QUEUED, RUNNING)
+            .then(|| self.invocation.lock().take())?
     }
 
     /// Records that the handler returned an awaitable now pending on the event loop.

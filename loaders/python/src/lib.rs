@@ -31,7 +31,7 @@ pub mod watchdog;
 
 use std::sync::{Arc, OnceLock};
 
-use fnhost_loader_api::{Function, FunctionSpec, Loader, LoadError};
+use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 use pyo3::prelude::*;
 
 use crate::call::Loaded;
@@ -53,20 +53,35 @@ impl Loader for PythonLoader {
         let boot = interpreter::start()?;
         let (loaded, timeout_type, description) = Python::attach(|py| -> Result<_, LoadError> {
             let handler = interpreter::import_handler(py, spec)?;
-            let context = call::build_context(py, &handler.name, spec.timeout, &spec.runtime, &spec.memory_limit)
-                .map_err(|e| engine_error(py, &e))?;
+            let context = call::build_context(
+                py,
+                &handler.name,
+                spec.timeout,
+                &spec.runtime,
+                &spec.memory_limit,
+            )
+            .map_err(|e| engine_error(py, &e))?;
             let timeout_type = py
                 .import("fnhost")
                 .and_then(|m| m.getattr("FunctionTimeout"))
                 .map_err(|e| engine_error(py, &e))?
                 .unbind();
             let (version, library) = interpreter::describe_runtime(py);
-            let kind = if handler.is_coroutine_function { "async " } else { "" };
+            let kind = if handler.is_coroutine_function {
+                "async "
+            } else {
+                ""
+            };
             let description = format!(
                 "python {version} ({library}), {kind}handler {}.{}, {} threads",
                 spec.module, spec.handler, spec.concurrency
             );
-            let loaded = Loaded { handler, context: context.unbind(), boot, timeout: spec.timeout };
+            let loaded = Loaded {
+                handler,
+                context: context.unbind(),
+                boot,
+                timeout: spec.timeout,
+            };
             Ok((loaded, timeout_type, description))
         })?;
         start_function(spec, loaded, timeout_type, description)
@@ -74,7 +89,10 @@ impl Loader for PythonLoader {
 }
 
 fn engine_error(py: Python<'_>, err: &PyErr) -> LoadError {
-    LoadError::Engine { engine: "python", detail: interpreter::describe_err(py, err) }
+    LoadError::Engine {
+        engine: "python",
+        detail: interpreter::describe_err(py, err),
+    }
 }
 
 fn start_function(
@@ -99,7 +117,10 @@ fn start_function(
             function::run_job(py, slot, &shared, job);
         }
     });
-    let spawn_err = |e: std::io::Error| LoadError::Engine { engine: "python", detail: format!("cannot start a thread: {e}") };
+    let spawn_err = |e: std::io::Error| LoadError::Engine {
+        engine: "python",
+        detail: format!("cannot start a thread: {e}"),
+    };
     for _ in 0..spec.concurrency.max(1) {
         pool.spawn_thread(run.clone()).map_err(spawn_err)?;
     }

@@ -79,7 +79,11 @@ impl Slot {
         let deadline = std::time::Instant::now() + duration;
         let mut cancelled = self.cancelled_job.lock();
         while *cancelled != job || job == 0 {
-            if self.cancelled.wait_until(&mut cancelled, deadline).timed_out() {
+            if self
+                .cancelled
+                .wait_until(&mut cancelled, deadline)
+                .timed_out()
+            {
                 return true;
             }
         }
@@ -192,8 +196,10 @@ impl Pool {
         CURRENT_SLOT.with(|s| *s.borrow_mut() = Some(slot.clone()));
         crate::signal::record_current_thread(slot);
         Python::attach(|py| {
-            slot.python_ident
-                .store(crate::interpreter::current_thread_ident(), Ordering::Release);
+            slot.python_ident.store(
+                crate::interpreter::current_thread_ident(),
+                Ordering::Release,
+            );
             // Park without the GIL; the GIL is taken again when `detach` returns.
             while py.detach(|| self.wait_for_work()) {
                 self.schedule.lock().gil_waiters -= 1;
@@ -211,7 +217,10 @@ impl Pool {
             run(py, slot, job);
             self.running.fetch_sub(1, Ordering::Relaxed);
             if slot.abandoned.load(Ordering::Acquire) {
-                tracing::warn!(thread = slot.index, "a stuck call finally returned; its thread retires");
+                tracing::warn!(
+                    thread = slot.index,
+                    "a stuck call finally returned; its thread retires"
+                );
                 return false;
             }
         }

@@ -41,7 +41,12 @@ struct GraceCheck {
 }
 
 /// Runs the watchdog loop until every sender is dropped.
-pub(crate) fn run(requests: &Receiver<StopRequest>, pool: &Arc<Pool>, run_job: &Arc<RunJob>, timeout_type: &Py<PyAny>) {
+pub(crate) fn run(
+    requests: &Receiver<StopRequest>,
+    pool: &Arc<Pool>,
+    run_job: &Arc<RunJob>,
+    timeout_type: &Py<PyAny>,
+) {
     let mut checks: Vec<GraceCheck> = Vec::new();
     loop {
         let wait = checks
@@ -71,10 +76,10 @@ fn stop(request: &StopRequest, pool: &Pool, timeout_type: &Py<PyAny>) -> Option<
     Python::attach(|py| match request.action {
         CancelAction::Nothing => None,
         CancelAction::CancelTask => {
-            if let Some(future) = request.job.async_future(py) {
-                if let Err(e) = future.bind(py).call_method0("cancel") {
-                    tracing::warn!("cannot cancel a timed-out async call: {e}");
-                }
+            if let Some(future) = request.job.async_future(py)
+                && let Err(e) = future.bind(py).call_method0("cancel")
+            {
+                tracing::warn!("cannot cancel a timed-out async call: {e}");
             }
             None
         }
@@ -85,7 +90,11 @@ fn stop(request: &StopRequest, pool: &Pool, timeout_type: &Py<PyAny>) -> Option<
                 .into_iter()
                 .find(|s| s.current_job.load(std::sync::atomic::Ordering::Acquire) == job_id)?;
             interrupt(py, &slot, job_id, timeout_type);
-            Some(GraceCheck { due: Instant::now() + STUCK_GRACE, slot, job_id })
+            Some(GraceCheck {
+                due: Instant::now() + STUCK_GRACE,
+                slot,
+                job_id,
+            })
         }
     })
 }
@@ -103,7 +112,11 @@ fn interrupt(py: Python<'_>, slot: &Slot, job_id: u64, timeout_type: &Py<PyAny>)
 
 fn abandon_if_stuck(check: &GraceCheck, pool: &Arc<Pool>, run_job: &Arc<RunJob>) {
     let still_running = Python::attach(|_py| {
-        check.slot.current_job.load(std::sync::atomic::Ordering::Acquire) == check.job_id
+        check
+            .slot
+            .current_job
+            .load(std::sync::atomic::Ordering::Acquire)
+            == check.job_id
     });
     if !still_running {
         return;

@@ -1,0 +1,134 @@
+//! `python-calls`: the per-call overhead of the embedded Python loader, without HTTP.
+//!
+//! Loads `benches/functions/hello.py` with the real `PythonLoader` and measures, in one run:
+//!
+//! - **raw pyo3 call** (baseline): `foo(event, context)` called in a loop on one thread holding
+//!   the GIL, with the event dict built per call as any host must; the least a host can spend.
+//! - **loader, one at a time**: `Function::invoke` awaited call after call from tokio: the
+//!   queue hand-off to an interpreter thread and back, event building and conversion included.
+//! - **loader, 32 in flight**: the same with 32 calls outstanding, the shape of a loaded server.
+//!
+//! `python-calls [FUNCTIONS_DIR] [CALLS]`. Prints one Markdown table.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fnhost_loader_api::{EventMeta, Function, FunctionSpec, Invocation, Loader};
+use fnhost_loader_python::PythonLoader;
+use http::{HeaderMap, Method, Uri, Version};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/functions")),
+        PathBuf::from,
+    );
+    let calls: usize = args.next().map_or(Ok(200_000), |n| n.parse())?;
+    let spec = FunctionSpec {
+        module: "hello".to_owned(),
+        handler: "foo".to_owned(),
+        dir,
+        search_path: Vec::new(),
+        timeout: Duration::from_secs(180),
+        runtime: "python3.11".to_owned(),
+        memory_limit: "0".to_owned(),
+        concurrency: 16,
+    };
+    let function = PythonLoader.load(&spec)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+
+    let raw = raw_pyo3(calls)?;
+    let sequential = runtime.block_on(invoke_sequential(function.as_ref(), calls))?;
+    let concurrent = runtime.block_on(invoke_concurrent(function.as_ref(), calls, 32))?;
+
+    println!("| path | calls | ns/call | calls/s |");
+    println!("|---|---:|---:|---:|");
+    for (name, elapsed) in [
+        ("raw pyo3 call (baseline)", raw),
+        ("loader, one at a time", sequential),
+        ("loader, 32 in flight", concurrent),
+    ] {
+        let per_call = elapsed.as_nanos() as f64 / calls as f64;
+        println!(
+            "| {name} | {calls} | {per_call:.0} | {:.0} |",
+            1e9 / per_call
+        );
+    }
+    Ok(())
+}
+
+fn raw_pyo3(calls: usize) -> PyResult<Duration> {
+    Python::attach(|py| {
+        let handler = py.import("hello")?.getattr("foo")?;
+        let context = PyDict::new(py);
+        context.set_item("function-name", &handler)?;
+        context.set_item("timeout", 180.0)?;
+        context.set_item("runtime", "python3.11")?;
+        context.set_item("memory-limit", "0")?;
+        let started = Instant::now();
+        for _ in 0..calls {
+            let event = PyDict::new(py);
+            event.set_item("data", pyo3::types::PyBytes::new(py, b""))?;
+            event.set_item("event-id", py.None())?;
+            event.set_item("event-type", py.None())?;
+            event.set_item("event-time", py.None())?;
+            event.set_item("event-namespace", py.None())?;
+            let result = handler.call1((event, &context))?;
+            let _text: String = result.extract()?;
+        }
+        Ok(started.elapsed())
+    })
+}
+
+fn invocation() -> Invocation {
+    Invocation {
+        method: Method::GET,
+        uri: Uri::from_static("/"),
+        version: Version::HTTP_11,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+        event: EventMeta::default(),
+        remote_addr: None,
+        deadline: Instant::now() + Duration::from_secs(180),
+    }
+}
+
+async fn invoke_sequential(function: &dyn Function, calls: usize) -> Result<Duration, String> {
+    let started = Instant::now();
+    for _ in 0..calls {
+        function
+            .invoke(invocation())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(started.elapsed())
+}
+
+async fn invoke_concurrent(
+    function: &dyn Function,
+    calls: usize,
+    in_flight: usize,
+) -> Result<Duration, String> {
+    let mut pending = tokio::task::JoinSet::new();
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < calls.min(in_flight) {
+        pending.spawn(function.invoke(invocation()));
+        sent += 1;
+    }
+    while let Some(done) = pending.join_next().await {
+        done.map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if sent < calls {
+            pending.spawn(function.invoke(invocation()));
+            sent += 1;
+        }
+    }
+    Ok(started.elapsed())
+}
