@@ -1,0 +1,204 @@
+//! The Python loader through the `Loader`/`Function` API alone, as the proxy uses it: no HTTP.
+//! (HTTP behaviour is covered by the black-box suite in `conformance/`.) All tests share one
+//! embedded interpreter, so each loads its own uniquely named module.
+
+#![allow(
+    clippy::expect_used,
+    reason = "test setup failures should stop the test loudly"
+)]
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fnhost_loader_api::{
+    EventMeta, Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader,
+};
+use fnhost_loader_python::PythonLoader;
+use http::{HeaderMap, HeaderValue, Method, Uri, Version};
+
+fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionSpec {
+    FunctionSpec {
+        module: module.to_owned(),
+        handler: handler.to_owned(),
+        dir: dir.to_path_buf(),
+        search_path: Vec::new(),
+        timeout,
+        runtime: "python3.11".to_owned(),
+        memory_limit: "128Mi".to_owned(),
+        concurrency: 4,
+    }
+}
+
+fn load(
+    module: &str,
+    source: &str,
+    handler: &str,
+    timeout: Duration,
+) -> Result<Box<dyn Function>, LoadError> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(format!("{module}.py")), source).expect("write module");
+    let function = PythonLoader.load(&spec(dir.path(), module, handler, timeout));
+    // The module is imported at load time; the folder is not needed afterwards.
+    drop(dir);
+    function
+}
+
+fn call(
+    method: Method,
+    body: &'static str,
+    content_type: Option<&'static str>,
+    timeout: Duration,
+) -> Invocation {
+    let mut headers = HeaderMap::new();
+    if let Some(ct) = content_type {
+        headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
+    }
+    headers.insert("event-id", HeaderValue::from_static("id-1"));
+    let event = EventMeta::from_headers(&headers);
+    Invocation {
+        method,
+        uri: Uri::from_static("/some/path?x=1"),
+        version: Version::HTTP_11,
+        headers,
+        body: Bytes::from_static(body.as_bytes()),
+        event,
+        remote_addr: None,
+        deadline: Instant::now() + timeout,
+    }
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio")
+}
+
+#[test]
+fn a_loaded_function_answers_with_its_return_value() {
+    let f = load(
+        "api_hello",
+        "def foo(event, context):\n    return 'hello ' + event['event-id']\n",
+        "foo",
+        Duration::from_secs(5),
+    )
+    .expect("loads");
+    let response = runtime()
+        .block_on(f.invoke(call(Method::GET, "", None, Duration::from_secs(5))))
+        .expect("call succeeds");
+    assert_eq!(response.status, http::StatusCode::OK);
+    assert_eq!(&response.body[..], b"hello id-1");
+    assert!(f.healthy());
+}
+
+#[test]
+fn json_bodies_arrive_parsed_and_context_is_complete() {
+    let source = "def echo(event, context):\n    return {'data': event['data'], 'timeout': context['timeout'], \
+                  'runtime': context['runtime'], 'memory': context['memory-limit'], 'name': context['function-name']}\n";
+    let f = load("api_echo", source, "echo", Duration::from_secs(5)).expect("loads");
+    let invocation = call(
+        Method::POST,
+        r#"{"a": [1, 2]}"#,
+        Some("application/json; charset=utf-8"),
+        Duration::from_secs(5),
+    );
+    let response = runtime()
+        .block_on(f.invoke(invocation))
+        .expect("call succeeds");
+    let json: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON body");
+    assert_eq!(
+        json,
+        serde_json::json!({"data": {"a": [1, 2]}, "timeout": 5.0, "runtime": "python3.11", "memory": "128Mi", "name": "echo"})
+    );
+}
+
+#[test]
+fn invalid_json_is_a_bad_request_before_the_call() {
+    let f = load(
+        "api_badjson",
+        "def h(event, context):\n    raise AssertionError('must not be called')\n",
+        "h",
+        Duration::from_secs(5),
+    )
+    .expect("loads");
+    let invocation = call(
+        Method::POST,
+        "{nope",
+        Some("application/json"),
+        Duration::from_secs(5),
+    );
+    let err = runtime()
+        .block_on(f.invoke(invocation))
+        .expect_err("rejected");
+    assert!(matches!(err, InvokeError::BadRequest(_)), "{err:?}");
+}
+
+#[test]
+fn an_exception_is_a_function_failure_with_the_traceback() {
+    let f = load(
+        "api_raise",
+        "def h(event, context):\n    raise ValueError('api boom')\n",
+        "h",
+        Duration::from_secs(5),
+    )
+    .expect("loads");
+    let err = runtime()
+        .block_on(f.invoke(call(Method::GET, "", None, Duration::from_secs(5))))
+        .expect_err("fails");
+    match err {
+        InvokeError::FunctionFailed(detail) => {
+            assert!(detail.contains("ValueError: api boom"), "{detail}")
+        }
+        other => panic!("expected FunctionFailed, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_busy_loop_times_out_and_the_next_call_is_served() {
+    let source = "def h(event, context):\n    if event['data'] == b'spin':\n        while True:\n            pass\n    return 'fine'\n";
+    let timeout = Duration::from_millis(300);
+    let f = load("api_spin", source, "h", timeout).expect("loads");
+    let rt = runtime();
+    let err = rt
+        .block_on(f.invoke(call(Method::POST, "spin", None, timeout)))
+        .expect_err("times out");
+    assert!(matches!(err, InvokeError::Timeout(_)), "{err:?}");
+    let response = rt
+        .block_on(f.invoke(call(Method::POST, "ok", None, Duration::from_secs(5))))
+        .expect("served after a timeout");
+    assert_eq!(&response.body[..], b"fine");
+    assert_eq!(f.stats().abandoned, 0);
+    assert!(f.healthy());
+}
+
+#[test]
+fn missing_handlers_and_modules_name_module_and_handler() {
+    let err = load(
+        "api_nohandler",
+        "def other(event, context):\n    return 1\n",
+        "wanted",
+        Duration::from_secs(5),
+    )
+    .err()
+    .expect("load fails");
+    let text = err.to_string();
+    assert!(
+        text.contains("api_nohandler") && text.contains("wanted"),
+        "{text}"
+    );
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let err = PythonLoader
+        .load(&spec(
+            dir.path(),
+            "api_absent",
+            "foo",
+            Duration::from_secs(5),
+        ))
+        .err()
+        .expect("load fails");
+    assert!(matches!(err, LoadError::ModuleNotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("api_absent.foo"), "{err}");
+}
