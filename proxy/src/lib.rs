@@ -141,15 +141,45 @@ fn announce(addr: std::net::SocketAddr) {
     let _ = writeln!(out, "fnhost: listening http={addr}").and_then(|()| out.flush());
 }
 
-/// Writes a start-up failure where Kubernetes reads it (`/dev/termination-log`), if that file
+/// Where Kubernetes reads a container's last words (the default `terminationMessagePath`).
+pub const TERMINATION_LOG: &str = "/dev/termination-log";
+
+/// Writes a start-up failure where Kubernetes reads it ([`TERMINATION_LOG`]), if that file
 /// exists and is writable; it is never created.
 pub fn write_termination_log(message: &str) {
-    let path = std::path::Path::new("/dev/termination-log");
-    if let Ok(mut file) = std::fs::OpenOptions::new()
+    write_termination_message(std::path::Path::new(TERMINATION_LOG), message);
+}
+
+/// Writes `message` to `path` if the file exists and is writable; `false` otherwise.
+pub fn write_termination_message(path: &std::path::Path, message: &str) -> bool {
+    std::fs::OpenOptions::new()
         .write(true)
         .truncate(true)
         .open(path)
-    {
-        let _ = file.write_all(message.as_bytes());
+        .and_then(|mut file| file.write_all(message.as_bytes()))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod termination_tests {
+    use super::write_termination_message;
+
+    #[test]
+    fn writes_an_existing_file_and_never_creates_one() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let existing = dir.path().join("termination-log");
+        std::fs::write(&existing, "old and longer text").expect("create");
+        assert!(write_termination_message(
+            &existing,
+            "cannot load function hello.foo"
+        ));
+        assert_eq!(
+            std::fs::read_to_string(&existing).expect("read"),
+            "cannot load function hello.foo"
+        );
+
+        let absent = dir.path().join("absent");
+        assert!(!write_termination_message(&absent, "x"));
+        assert!(!absent.exists());
     }
 }
