@@ -178,13 +178,22 @@ pub fn crds() -> Result<Vec<serde_json::Value>, serde_json::Error> {
     let mut out = Vec::new();
     for crd in [Function::crd(), HTTPTrigger::crd(), CronJobTrigger::crd()] {
         let mut value = serde_json::to_value(crd)?;
-        strip_defaults(&mut value);
+        for version in value
+            .pointer_mut("/spec/versions")
+            .and_then(serde_json::Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(schema) = version.pointer_mut("/schema/openAPIV3Schema") {
+                adjust_schema(schema);
+            }
+        }
         out.push(value);
     }
     Ok(out)
 }
 
-fn strip_defaults(value: &mut serde_json::Value) {
+fn adjust_schema(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             if map.contains_key("type") || map.contains_key("x-kubernetes-preserve-unknown-fields")
@@ -194,9 +203,9 @@ fn strip_defaults(value: &mut serde_json::Value) {
             if map.get("type").and_then(serde_json::Value::as_str) == Some("string") {
                 map.insert("nullable".to_owned(), serde_json::Value::Bool(true));
             }
-            map.values_mut().for_each(strip_defaults);
+            map.values_mut().for_each(adjust_schema);
         }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(strip_defaults),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(adjust_schema),
         _ => {}
     }
 }

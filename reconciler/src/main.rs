@@ -1,5 +1,7 @@
 //! `fnhost-reconciler`: the cluster side of fnhost.
 //!
+//! - `fnhost-reconciler run [--kubeconfig PATH]`: watches Functions and keeps their objects in
+//!   sync (in a pod: the in-cluster service account; else `KUBECONFIG` or `~/.kube/config`).
 //! - `fnhost-reconciler crds`: prints the CRD manifests generated from the Rust types.
 //! - `fnhost-reconciler render FUNCTION.yaml`: prints the objects a Function becomes (JSON,
 //!   one per line), without a cluster: what the reconciler would apply.
@@ -22,8 +24,12 @@ fn main() -> ExitCode {
             .map(|yaml| print!("{yaml}"))
             .map_err(|e| e.to_string()),
         ["render", path] => render(path),
+        ["run"] => serve(None),
+        ["run", "--kubeconfig", path] => serve(Some(path)),
         _ => {
-            eprintln!("usage: fnhost-reconciler crds | render FUNCTION.yaml");
+            eprintln!(
+                "usage: fnhost-reconciler run [--kubeconfig PATH] | crds | render FUNCTION.yaml"
+            );
             return ExitCode::from(64);
         }
     };
@@ -64,4 +70,32 @@ fn render(path: &str) -> Result<(), String> {
         println!("{object}");
     }
     Ok(())
+}
+
+fn serve(kubeconfig: Option<&str>) -> Result<(), String> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("FNHOST_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio: {e}"))?;
+    runtime.block_on(async {
+        let client = fnhost_reconciler::connect(kubeconfig)
+            .await
+            .map_err(|e| e.to_string())?;
+        let context = fnhost_reconciler::context(client)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(hpa = ?context.hpa_version, "fnhost-reconciler started");
+        fnhost_reconciler::controller::run(context, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await;
+        Ok(())
+    })
 }

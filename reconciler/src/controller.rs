@@ -1,0 +1,319 @@
+//! The watch loop: every change of a Function (or of an object it owns) reconciles it by
+//! server-side applying the objects of [`crate::objects`], and reports the outcome in the
+//! Function's `Ready` condition. The `kubeless.io/function` finalizer deletes the children
+//! when the Function goes (owner references would too, given a garbage collector; the
+//! finalizer makes it immediate and visible).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::finalizer::{self, Event as FinalizerEvent};
+use kube::runtime::watcher;
+use kube::{Client, Resource, ResourceExt};
+use serde_json::{Value, json};
+
+use crate::crd::Function;
+use crate::objects::{self, ClusterConfig, HpaVersion, Owner, PlanError};
+use fnhost_runtime_config::catalogue::Catalogue;
+
+/// The field manager of every apply, and the finalizer name.
+pub const MANAGER: &str = "fnhost-reconciler";
+/// Upstream's finalizer name, so Functions created under Kubeless keep working.
+pub const FINALIZER: &str = "kubeless.io/function";
+/// How often a healthy Function is looked at again, to undo drift.
+const RESYNC: Duration = Duration::from_secs(300);
+
+/// What the reconciler needs besides the Function.
+pub struct Context {
+    /// API client.
+    pub client: Client,
+    /// Runtimes (from `kubeless-config` or built in).
+    pub catalogue: Catalogue,
+    /// Cluster-wide settings.
+    pub config: ClusterConfig,
+    /// The HPA API the server offers, if any.
+    pub hpa_version: Option<HpaVersion>,
+}
+
+/// A reconcile that failed and will be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum ReconcileError {
+    /// The API server refused or failed.
+    #[error("kubernetes API: {0}")]
+    Kube(#[from] kube::Error),
+    /// An object could not be turned into a request.
+    #[error("cannot encode {kind}: {source}")]
+    Encode {
+        /// Which object.
+        kind: String,
+        /// Why.
+        source: serde_json::Error,
+    },
+    /// The finalizer machinery failed.
+    #[error("finalizer: {0}")]
+    Finalizer(String),
+}
+
+/// Finds the HPA API version to write: `autoscaling/v2`, else `v2beta2`, else none.
+pub async fn discover_hpa_version(client: &Client) -> Result<Option<HpaVersion>, kube::Error> {
+    let group = kube::discovery::group(client, "autoscaling").await?;
+    let versions: Vec<&str> = group.versions().collect();
+    Ok(if versions.contains(&"v2") {
+        Some(HpaVersion::V2)
+    } else if versions.contains(&"v2beta2") {
+        Some(HpaVersion::V2beta2)
+    } else {
+        None
+    })
+}
+
+/// Runs the controller until `shutdown` resolves.
+pub async fn run(context: Context, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let client = context.client.clone();
+    let config = watcher::Config::default();
+    Controller::new(Api::<Function>::all(client.clone()), config.clone())
+        .owns(Api::<Deployment>::all(client.clone()), config.clone())
+        .owns(Api::<Service>::all(client.clone()), config.clone())
+        .owns(Api::<ConfigMap>::all(client), config)
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, Arc::new(context))
+        .for_each(|outcome| async move {
+            match outcome {
+                Ok((object, _)) => tracing::debug!(function = %object, "reconciled"),
+                Err(e) => tracing::warn!("reconcile failed: {e}"),
+            }
+        })
+        .await;
+}
+
+#[allow(
+    clippy::needless_pass_by_value,
+    reason = "the signature Controller::run expects"
+)]
+fn error_policy(function: Arc<Function>, error: &ReconcileError, _: Arc<Context>) -> Action {
+    tracing::warn!(function = %function.name_any(), "retrying after an error: {error}");
+    Action::requeue(Duration::from_secs(5))
+}
+
+async fn reconcile(
+    function: Arc<Function>,
+    context: Arc<Context>,
+) -> Result<Action, ReconcileError> {
+    let namespace = function.namespace().unwrap_or_else(|| "default".to_owned());
+    let api: Api<Function> = Api::namespaced(context.client.clone(), &namespace);
+    finalizer::finalizer(&api, FINALIZER, function, |event| async {
+        match event {
+            FinalizerEvent::Apply(function) => apply(&function, &context).await,
+            FinalizerEvent::Cleanup(function) => cleanup(&function, &context).await,
+        }
+    })
+    .await
+    .map_err(|e| ReconcileError::Finalizer(e.to_string()))
+}
+
+/// The objects a Function becomes, or why it cannot become any.
+fn plan(function: &Function, context: &Context) -> Result<(Vec<Value>, bool), PlanError> {
+    let runtime = context
+        .catalogue
+        .get(&function.spec.runtime)
+        .ok_or_else(|| PlanError::Shape {
+            field: "spec.runtime",
+            detail: format!(
+                "runtime {:?} is not in the catalogue (available: {})",
+                function.spec.runtime,
+                context.catalogue.ids().join(", ")
+            ),
+        })?;
+    let owner = Owner::new(function);
+    let mut out = vec![
+        objects::config_map(&owner, runtime)?,
+        objects::deployment(&owner, runtime, &context.config)?,
+        objects::service(&owner)?,
+    ];
+    let wants_hpa = match context.hpa_version {
+        Some(version) => match objects::horizontal_pod_autoscaler(&owner, version)? {
+            Some(hpa) => {
+                out.push(hpa);
+                true
+            }
+            None => false,
+        },
+        None if objects::horizontal_pod_autoscaler(&owner, HpaVersion::V2)?.is_some() => {
+            return Err(PlanError::Shape {
+                field: "spec.horizontalPodAutoscaler",
+                detail: "the API server offers neither autoscaling/v2 nor autoscaling/v2beta2"
+                    .to_owned(),
+            });
+        }
+        None => false,
+    };
+    Ok((out, wants_hpa))
+}
+
+async fn apply(function: &Function, context: &Context) -> Result<Action, ReconcileError> {
+    let (objects, wants_hpa) = match plan(function, context) {
+        Ok(planned) => planned,
+        Err(problem) => {
+            tracing::warn!(function = %function.name_any(), "cannot deploy: {problem}");
+            set_ready(
+                function,
+                context,
+                false,
+                "InvalidFunction",
+                &problem.to_string(),
+            )
+            .await?;
+            return Ok(Action::await_change());
+        }
+    };
+    let namespace = function.namespace().unwrap_or_else(|| "default".to_owned());
+    for object in &objects {
+        apply_object(&context.client, &namespace, object).await?;
+    }
+    if !wants_hpa && let Some(version) = context.hpa_version {
+        delete_if_present(
+            &context.client,
+            &namespace,
+            &hpa_resource(version),
+            &function.name_any(),
+        )
+        .await?;
+    }
+    let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
+    let message = format!("applied {}", kinds.join(", "));
+    set_ready(function, context, true, "Applied", &message).await?;
+    Ok(Action::requeue(RESYNC))
+}
+
+async fn cleanup(function: &Function, context: &Context) -> Result<Action, ReconcileError> {
+    let namespace = function.namespace().unwrap_or_else(|| "default".to_owned());
+    let name = function.name_any();
+    let mut resources = vec![
+        resource("apps", "v1", "Deployment", "deployments"),
+        resource("", "v1", "Service", "services"),
+        resource("", "v1", "ConfigMap", "configmaps"),
+    ];
+    if let Some(version) = context.hpa_version {
+        resources.push(hpa_resource(version));
+    }
+    for ar in &resources {
+        delete_if_present(&context.client, &namespace, ar, &name).await?;
+    }
+    tracing::info!(function = %name, namespace, "deleted the function's objects");
+    Ok(Action::await_change())
+}
+
+fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}
+
+fn hpa_resource(version: HpaVersion) -> ApiResource {
+    let v = version.api_version().trim_start_matches("autoscaling/");
+    resource(
+        "autoscaling",
+        v,
+        "HorizontalPodAutoscaler",
+        "horizontalpodautoscalers",
+    )
+}
+
+fn resource_of(object: &Value) -> Option<ApiResource> {
+    let (api_version, kind) = (object["apiVersion"].as_str()?, object["kind"].as_str()?);
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let plural = match kind {
+        "ConfigMap" => "configmaps",
+        "Service" => "services",
+        "Deployment" => "deployments",
+        "HorizontalPodAutoscaler" => "horizontalpodautoscalers",
+        _ => return None,
+    };
+    Some(resource(group, version, kind, plural))
+}
+
+/// Server-side applies one object, taking ownership of the fields it states.
+async fn apply_object(
+    client: &Client,
+    namespace: &str,
+    object: &Value,
+) -> Result<(), ReconcileError> {
+    let kind = object["kind"].as_str().unwrap_or("object").to_owned();
+    let ar = resource_of(object).ok_or_else(|| ReconcileError::Encode {
+        kind: kind.clone(),
+        source: serde::de::Error::custom("unknown kind"),
+    })?;
+    let dynamic: DynamicObject = serde_json::from_value(object.clone())
+        .map_err(|source| ReconcileError::Encode { kind, source })?;
+    let name = dynamic.name_any();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, &ar);
+    api.patch(
+        &name,
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&dynamic),
+    )
+    .await?;
+    Ok(())
+}
+
+async fn delete_if_present(
+    client: &Client,
+    namespace: &str,
+    ar: &ApiResource,
+    name: &str,
+) -> Result<(), ReconcileError> {
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), namespace, ar);
+    match api.delete(name, &DeleteParams::background()).await {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(status)) if status.code == 404 => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Sets the `Ready` condition (and `observedGeneration`), keeping `lastTransitionTime` when
+/// the status does not change.
+async fn set_ready(
+    function: &Function,
+    context: &Context,
+    ready: bool,
+    reason: &str,
+    message: &str,
+) -> Result<(), ReconcileError> {
+    let status = if ready { "True" } else { "False" };
+    let previous = function
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"))
+        .filter(|c| c.status == status)
+        .map(|c| c.last_transition_time.clone());
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let patch = json!({
+        "apiVersion": Function::api_version(&()),
+        "kind": Function::kind(&()),
+        "status": {
+            "observedGeneration": function.metadata.generation,
+            "conditions": [{
+                "type": "Ready",
+                "status": status,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": previous.unwrap_or(now),
+            }],
+        },
+    });
+    let namespace = function.namespace().unwrap_or_else(|| "default".to_owned());
+    let api: Api<Function> = Api::namespaced(context.client.clone(), &namespace);
+    api.patch_status(
+        &function.name_any(),
+        &PatchParams::apply(MANAGER).force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}

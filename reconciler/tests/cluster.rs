@@ -1,0 +1,408 @@
+//! The reconciler against a real control plane: kube-apiserver and kube-controller-manager
+//! 1.20.2 with etcd, started by `scripts/k8s/start-control-plane.sh` from the binaries that
+//! `scripts/k8s/build-control-plane.sh` caches (`scripts/test.sh` builds them). There is no
+//! skip: without the binaries this test fails and says how to build them.
+//!
+//! Functions are created as raw JSON in the shape `kubeless function deploy` writes.
+
+#![allow(
+    clippy::expect_used,
+    reason = "a broken setup should stop the test loudly"
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use fnhost_reconciler::controller;
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Client, ResourceExt};
+use serde_json::{Value, json};
+
+/// etcd + apiserver + controller manager, stopped on drop.
+struct ControlPlane {
+    run_dir: PathBuf,
+    kubeconfig: PathBuf,
+}
+
+impl ControlPlane {
+    fn start() -> ControlPlane {
+        let script =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/k8s/start-control-plane.sh");
+        let bin = std::env::var("FNHOST_K8S_BIN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| {
+                PathBuf::from(std::env::var("HOME").unwrap_or_default())
+                    .join(".cache/fnhost-k8s/bin")
+            });
+        assert!(
+            bin.join("kube-apiserver").is_file(),
+            "no kube-apiserver in {}: run scripts/k8s/build-control-plane.sh (scripts/test.sh does)",
+            bin.display()
+        );
+        // Ports derived from the pid; a clash with a port in use is retried on other ports.
+        let mut failures = String::new();
+        for attempt in 0..3u16 {
+            let base = 20_000 + (std::process::id() % 20_000) as u16 + attempt * 97;
+            let run_dir = std::env::temp_dir()
+                .join(format!("fnhost-kcp-test-{}-{attempt}", std::process::id()));
+            let output = Command::new(&script)
+                .env("RUN", &run_dir)
+                .env("FNHOST_K8S_BIN", &bin)
+                .env("ETCD_PORT", base.to_string())
+                .env("API_PORT", (base + 10).to_string())
+                .output()
+                .expect("start-control-plane.sh runs");
+            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+            let plane = ControlPlane {
+                kubeconfig: run_dir.join("kubeconfig"),
+                run_dir,
+            };
+            if output.status.success() {
+                return plane;
+            }
+            drop(plane); // stops whatever did start
+            failures.push_str(&format!(
+                "attempt {attempt}:\n{stdout}\n{}\n",
+                String::from_utf8_lossy(&output.stderr)
+            ));
+        }
+        panic!("the control plane did not start:\n{failures}");
+    }
+}
+
+impl Drop for ControlPlane {
+    fn drop(&mut self) {
+        // A throwaway cluster: no graceful shutdown needed, and none may outlive the test.
+        for name in ["kcm", "apiserver", "etcd"] {
+            if let Ok(pid) = std::fs::read_to_string(self.run_dir.join(format!("{name}.pid"))) {
+                let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
+/// Polls `probe` every 200 ms (each poll asks the API server) until it yields.
+async fn eventually<T, F: Future<Output = Option<T>>>(
+    what: &str,
+    mut probe: impl FnMut() -> F,
+) -> T {
+    let started = Instant::now();
+    loop {
+        if let Some(value) = probe().await {
+            return value;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(90),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn function_resource() -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kubeless.io", "v1beta1", "Function"),
+        "functions",
+    )
+}
+
+/// A Function as `kubeless function deploy NAME --runtime python3.11 --from-file helloget.py
+/// --handler helloget.foo` writes it.
+fn cli_function(name: &str, handler: &str, source: &str, extra: &Value) -> DynamicObject {
+    let mut spec = json!({
+        "checksum": format!("sha256:{}", fnhost_reconciler::content::sha256_hex(source.as_bytes())),
+        "deps": "",
+        "function": source,
+        "function-content-type": "text",
+        "handler": handler,
+        "runtime": "python3.11",
+        "timeout": "180",
+        "deployment": {"metadata": {"creationTimestamp": null}, "spec": {"strategy": {}, "template": {
+            "metadata": {"creationTimestamp": null}, "spec": {"containers": [{"name": "", "resources": {}}]}}}, "status": {}},
+        "service": {"ports": [{"name": "http-function-port", "port": 8080, "protocol": "TCP", "targetPort": 8080}],
+            "selector": {"created-by": "kubeless", "function": name}, "type": "ClusterIP"},
+        "horizontalPodAutoscaler": {"metadata": {"creationTimestamp": null},
+            "spec": {"maxReplicas": 0, "scaleTargetRef": {"kind": "", "name": ""}},
+            "status": {"conditions": null, "currentMetrics": null, "currentReplicas": 0, "desiredReplicas": 0}},
+    });
+    if let (Some(spec), Some(extra)) = (spec.as_object_mut(), extra.as_object()) {
+        for (k, v) in extra {
+            spec.insert(k.clone(), v.clone());
+        }
+    }
+    let value = json!({
+        "apiVersion": "kubeless.io/v1beta1",
+        "kind": "Function",
+        "metadata": {"name": name, "namespace": "default", "labels": {"created-by": "kubeless", "function": name}},
+        "spec": spec,
+    });
+    serde_json::from_value(value).expect("a DynamicObject")
+}
+
+async fn install_crds(client: &Client) {
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in fnhost_reconciler::crd::crds().expect("render CRDs") {
+        let name = crd["metadata"]["name"].as_str().expect("name").to_owned();
+        crds.patch(
+            &name,
+            &PatchParams::apply("test").force(),
+            &Patch::Apply(&crd),
+        )
+        .await
+        .expect("apply CRD");
+        eventually(&format!("CRD {name} established"), || {
+            let (crds, name) = (crds.clone(), name.clone());
+            async move {
+                let crd = crds.get(&name).await.ok()?;
+                let conditions = crd.status?.conditions?;
+                conditions
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(())
+            }
+        })
+        .await;
+    }
+}
+
+fn env_value(deployment: &Deployment, name: &str) -> Option<String> {
+    let container = deployment
+        .spec
+        .as_ref()?
+        .template
+        .spec
+        .as_ref()?
+        .containers
+        .first()?;
+    container
+        .env
+        .as_ref()?
+        .iter()
+        .find(|e| e.name == name)?
+        .value
+        .clone()
+}
+
+async fn ready_condition(
+    functions: &Api<DynamicObject>,
+    name: &str,
+) -> Option<(String, String, String)> {
+    let f = functions.get(name).await.ok()?;
+    let conditions = f.data["status"]["conditions"].as_array()?.clone();
+    let ready = conditions.iter().find(|c| c["type"] == "Ready")?;
+    Some((
+        ready["status"].as_str()?.to_owned(),
+        ready["reason"].as_str()?.to_owned(),
+        ready["message"].as_str()?.to_owned(),
+    ))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn functions_become_deployments_services_and_configmaps_and_go_away_with_them() {
+    let plane = ControlPlane::start();
+    let client = fnhost_reconciler::connect(Some(plane.kubeconfig.to_str().expect("utf-8 path")))
+        .await
+        .expect("client");
+    install_crds(&client).await;
+    let context = fnhost_reconciler::context(client.clone())
+        .await
+        .expect("context");
+    assert_eq!(
+        context.hpa_version,
+        Some(fnhost_reconciler::objects::HpaVersion::V2beta2),
+        "1.20 serves autoscaling/v2beta2"
+    );
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let reconciler = tokio::spawn(controller::run(context, async move {
+        let _ = stopped.await;
+    }));
+
+    let functions: Api<DynamicObject> =
+        Api::namespaced_with(client.clone(), "default", &function_resource());
+    let deployments: Api<Deployment> = Api::namespaced(client.clone(), "default");
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let config_maps: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+
+    // get-python: text content, no deps.
+    let source = "def foo(event, context):\n    return 'hello world'\n";
+    functions
+        .create(
+            &PostParams::default(),
+            &cli_function("get-python", "helloget.foo", source, &json!({})),
+        )
+        .await
+        .expect("create get-python");
+    // Ready=True means every object was applied.
+    let (status, reason, _) = eventually("get-python Ready", || {
+        let functions = functions.clone();
+        async move {
+            ready_condition(&functions, "get-python")
+                .await
+                .filter(|(s, _, _)| s == "True")
+        }
+    })
+    .await;
+    assert_eq!((status.as_str(), reason.as_str()), ("True", "Applied"));
+    let deployment = deployments
+        .get("get-python")
+        .await
+        .expect("Deployment get-python");
+    assert_eq!(
+        env_value(&deployment, "MOD_NAME").as_deref(),
+        Some("helloget")
+    );
+    assert_eq!(
+        env_value(&deployment, "FUNC_HANDLER").as_deref(),
+        Some("foo")
+    );
+    assert_eq!(env_value(&deployment, "FUNC_PORT").as_deref(), Some("8080"));
+    let pod = deployment
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .expect("pod spec");
+    let init = pod.init_containers.as_ref().expect("init containers");
+    assert_eq!(init[0].name, "prepare");
+    assert!(
+        pod.containers[0]
+            .image
+            .as_deref()
+            .unwrap_or("")
+            .starts_with("fnhost/runtime:python3.11")
+    );
+    assert_eq!(
+        pod.security_context.as_ref().and_then(|s| s.run_as_user),
+        Some(1000)
+    );
+    assert_eq!(deployment.owner_references()[0].kind, "Function");
+
+    let service = services
+        .get("get-python")
+        .await
+        .expect("Service get-python");
+    let port = &service
+        .spec
+        .as_ref()
+        .and_then(|s| s.ports.clone())
+        .expect("ports")[0];
+    assert_eq!(
+        (port.name.as_deref(), port.port),
+        (Some("http-function-port"), 8080)
+    );
+    let cm = config_maps
+        .get("get-python")
+        .await
+        .expect("ConfigMap get-python");
+    assert_eq!(
+        cm.data
+            .as_ref()
+            .and_then(|d| d.get("helloget.py"))
+            .map(String::as_str),
+        Some(source)
+    );
+
+    let finalizers = functions
+        .get("get-python")
+        .await
+        .expect("function")
+        .finalizers()
+        .to_vec();
+    assert_eq!(finalizers, ["kubeless.io/function"]);
+
+    // An update of the handler reaches the Deployment.
+    let patch = json!({"spec": {"handler": "helloget.bar"}});
+    functions
+        .patch("get-python", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("update");
+    eventually("FUNC_HANDLER=bar", || {
+        let deployments = deployments.clone();
+        async move {
+            let d = deployments.get("get-python").await.ok()?;
+            (env_value(&d, "FUNC_HANDLER").as_deref() == Some("bar")).then_some(())
+        }
+    })
+    .await;
+
+    // A broken Function is reported, not retried forever.
+    functions
+        .create(
+            &PostParams::default(),
+            &cli_function("broken", "nodot", source, &json!({})),
+        )
+        .await
+        .expect("create broken");
+    let (status, reason, message) = eventually("broken Ready=False", || {
+        let functions = functions.clone();
+        async move { ready_condition(&functions, "broken").await }
+    })
+    .await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("False", "InvalidFunction")
+    );
+    assert!(message.contains("module_name.handler_name"), "{message}");
+    assert!(
+        deployments.get("broken").await.is_err(),
+        "no Deployment for a broken Function"
+    );
+
+    // Autoscaling as `kubeless autoscale create get-python-hpa --metric cpu --value 70 --min 1 --max 3`.
+    let hpa = json!({"horizontalPodAutoscaler": {"metadata": {"name": "get-python-hpa"}, "spec": {
+        "scaleTargetRef": {"apiVersion": "apps/v1beta1", "kind": "Deployment", "name": "get-python-hpa"},
+        "minReplicas": 1, "maxReplicas": 3,
+        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "targetAverageUtilization": 70}}]}}});
+    functions
+        .create(
+            &PostParams::default(),
+            &cli_function("get-python-hpa", "helloget.foo", source, &hpa),
+        )
+        .await
+        .expect("create get-python-hpa");
+    let hpa_resource = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("autoscaling", "v2beta2", "HorizontalPodAutoscaler"),
+        "horizontalpodautoscalers",
+    );
+    let hpas: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &hpa_resource);
+    let hpa = eventually("HPA get-python-hpa", || {
+        let hpas = hpas.clone();
+        async move { hpas.get("get-python-hpa").await.ok() }
+    })
+    .await;
+    assert_eq!(hpa.data["spec"]["maxReplicas"], 3);
+    assert_eq!(
+        hpa.data["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+
+    // Deleting the Function deletes what it became.
+    functions
+        .delete("get-python", &DeleteParams::default())
+        .await
+        .expect("delete");
+    eventually("get-python's objects deleted", || {
+        let (deployments, services, config_maps, functions) = (
+            deployments.clone(),
+            services.clone(),
+            config_maps.clone(),
+            functions.clone(),
+        );
+        async move {
+            let gone = deployments.get("get-python").await.is_err()
+                && services.get("get-python").await.is_err()
+                && config_maps.get("get-python").await.is_err()
+                && functions.get("get-python").await.is_err();
+            gone.then_some(())
+        }
+    })
+    .await;
+
+    let _ = stop.send(());
+    let _ = tokio::time::timeout(Duration::from_secs(10), reconciler).await;
+}
