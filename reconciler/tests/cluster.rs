@@ -171,6 +171,13 @@ async fn install_crds(client: &Client) {
     }
 }
 
+async fn create(functions: &Api<DynamicObject>, function: &DynamicObject) {
+    functions
+        .create(&PostParams::default(), function)
+        .await
+        .unwrap_or_else(|e| panic!("create {}: {e}", function.name_any()));
+}
+
 fn env_value(deployment: &Deployment, name: &str) -> Option<String> {
     let container = deployment
         .spec
@@ -231,13 +238,11 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
 
     // get-python: text content, no deps.
     let source = "def foo(event, context):\n    return 'hello world'\n";
-    functions
-        .create(
-            &PostParams::default(),
-            &cli_function("get-python", "helloget.foo", source, &json!({})),
-        )
-        .await
-        .expect("create get-python");
+    create(
+        &functions,
+        &cli_function("get-python", "helloget.foo", source, &json!({})),
+    )
+    .await;
     // Ready=True means every object was applied.
     let (status, reason, _) = eventually("get-python Ready", || {
         let functions = functions.clone();
@@ -331,13 +336,11 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
     .await;
 
     // A broken Function is reported, not retried forever.
-    functions
-        .create(
-            &PostParams::default(),
-            &cli_function("broken", "nodot", source, &json!({})),
-        )
-        .await
-        .expect("create broken");
+    create(
+        &functions,
+        &cli_function("broken", "nodot", source, &json!({})),
+    )
+    .await;
     let (status, reason, message) = eventually("broken Ready=False", || {
         let functions = functions.clone();
         async move { ready_condition(&functions, "broken").await }
@@ -358,13 +361,11 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
         "scaleTargetRef": {"apiVersion": "apps/v1beta1", "kind": "Deployment", "name": "get-python-hpa"},
         "minReplicas": 1, "maxReplicas": 3,
         "metrics": [{"type": "Resource", "resource": {"name": "cpu", "targetAverageUtilization": 70}}]}}});
-    functions
-        .create(
-            &PostParams::default(),
-            &cli_function("get-python-hpa", "helloget.foo", source, &hpa),
-        )
-        .await
-        .expect("create get-python-hpa");
+    create(
+        &functions,
+        &cli_function("get-python-hpa", "helloget.foo", source, &hpa),
+    )
+    .await;
     let hpa_resource = ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("autoscaling", "v2beta2", "HorizontalPodAutoscaler"),
         "horizontalpodautoscalers",
