@@ -39,6 +39,8 @@ pub struct Context {
     pub config: ClusterConfig,
     /// The HPA API the server offers, if any.
     pub hpa_version: Option<HpaVersion>,
+    /// The CronJob API the server offers, if any.
+    pub cronjob_version: Option<crate::objects::CronJobVersion>,
 }
 
 /// A reconcile that failed and will be retried.
@@ -73,8 +75,20 @@ pub async fn discover_hpa_version(client: &Client) -> Result<Option<HpaVersion>,
     })
 }
 
-/// Runs the controller until `shutdown` resolves.
+/// Runs the Function loop and the trigger loops until `shutdown` resolves.
 pub async fn run(context: Context, shutdown: impl Future<Output = ()> + Send + Sync + 'static) {
+    let shutdown = futures::FutureExt::shared(Box::pin(shutdown));
+    let context = Arc::new(context);
+    futures::join!(
+        run_functions(context.clone(), shutdown.clone()),
+        crate::triggers::run(context, shutdown)
+    );
+}
+
+async fn run_functions(
+    context: Arc<Context>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) {
     let client = context.client.clone();
     let config = watcher::Config::default();
     Controller::new(Api::<Function>::all(client.clone()), config.clone())
@@ -82,7 +96,7 @@ pub async fn run(context: Context, shutdown: impl Future<Output = ()> + Send + S
         .owns(Api::<Service>::all(client.clone()), config.clone())
         .owns(Api::<ConfigMap>::all(client), config)
         .graceful_shutdown_on(shutdown)
-        .run(reconcile, error_policy, Arc::new(context))
+        .run(reconcile, error_policy, context)
         .for_each(|outcome| async move {
             match outcome {
                 Ok((object, _)) => tracing::debug!(function = %object, "reconciled"),
@@ -231,13 +245,15 @@ fn resource_of(object: &Value) -> Option<ApiResource> {
         "Service" => "services",
         "Deployment" => "deployments",
         "HorizontalPodAutoscaler" => "horizontalpodautoscalers",
+        "CronJob" => "cronjobs",
+        "Ingress" => "ingresses",
         _ => return None,
     };
     Some(resource(group, version, kind, plural))
 }
 
 /// Server-side applies one object, taking ownership of the fields it states.
-async fn apply_object(
+pub(crate) async fn apply_object(
     client: &Client,
     namespace: &str,
     object: &Value,

@@ -9,11 +9,13 @@
 //! - [`content`]: content types and the shell steps of the `prepare`/`install` init containers.
 //! - [`objects`]: pure functions from a Function to the JSON of its child objects.
 //! - [`controller`]: the watch loop that applies them and reports status.
+//! - [`triggers`]: the CronJobTrigger and HTTPTrigger loops.
 
 pub mod content;
 pub mod controller;
 pub mod crd;
 pub mod objects;
+pub mod triggers;
 
 use fnhost_runtime_config::catalogue::Catalogue;
 use kube::Client;
@@ -52,10 +54,12 @@ pub async fn connect(kubeconfig: Option<&str>) -> Result<Client, ConnectError> {
 /// API version the server offers.
 pub async fn context(client: Client) -> Result<controller::Context, ConnectError> {
     let hpa_version = controller::discover_hpa_version(&client).await?;
+    let cronjob_version = triggers::discover_cronjob_version(&client).await?;
     Ok(controller::Context {
         client,
         catalogue: Catalogue::builtin(),
         config: objects::ClusterConfig::default(),
         hpa_version,
+        cronjob_version,
     })
 }

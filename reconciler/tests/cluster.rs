@@ -105,6 +105,13 @@ async fn eventually<T, F: Future<Output = Option<T>>>(
     }
 }
 
+fn kubeless_resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("kubeless.io", "v1beta1", kind),
+        plural,
+    )
+}
+
 fn function_resource() -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("kubeless.io", "v1beta1", "Function"),
@@ -176,6 +183,15 @@ async fn create(functions: &Api<DynamicObject>, function: &DynamicObject) {
         .create(&PostParams::default(), function)
         .await
         .unwrap_or_else(|e| panic!("create {}: {e}", function.name_any()));
+}
+
+/// Waits until `api` has an object `name`.
+async fn eventually_get(api: &Api<DynamicObject>, name: &str) -> DynamicObject {
+    eventually(&format!("{} {name}", api.resource_url()), || {
+        let api = api.clone();
+        async move { api.get(name).await.ok() }
+    })
+    .await
 }
 
 fn env_value(deployment: &Deployment, name: &str) -> Option<String> {
@@ -371,16 +387,93 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
         "horizontalpodautoscalers",
     );
     let hpas: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &hpa_resource);
-    let hpa = eventually("HPA get-python-hpa", || {
-        let hpas = hpas.clone();
-        async move { hpas.get("get-python-hpa").await.ok() }
-    })
-    .await;
+    let hpa = eventually_get(&hpas, "get-python-hpa").await;
     assert_eq!(hpa.data["spec"]["maxReplicas"], 3);
     assert_eq!(
         hpa.data["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
         70
     );
+
+    // `kubeless trigger cronjob create` and `kubeless trigger http create`.
+    let cron_triggers: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &kubeless_resource("CronJobTrigger", "cronjobtriggers"),
+    );
+    let cron_trigger = json!({"apiVersion": "kubeless.io/v1beta1", "kind": "CronJobTrigger",
+        "metadata": {"name": "get-python-hpa", "namespace": "default"},
+        "spec": {"function-name": "get-python-hpa", "schedule": "*/60 * * * *", "payload": {"it-s": "alive"}}});
+    create(
+        &cron_triggers,
+        &serde_json::from_value(cron_trigger).expect("object"),
+    )
+    .await;
+    let cronjobs: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("batch", "v1beta1", "CronJob"),
+            "cronjobs",
+        ),
+    );
+    let cronjob = eventually_get(&cronjobs, "trigger-get-python-hpa").await;
+    assert_eq!(cronjob.data["spec"]["schedule"], "*/60 * * * *");
+    let curl = cronjob
+        .data
+        .pointer("/spec/jobTemplate/spec/template/spec/containers/0/args/0")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    assert!(
+        curl.contains(
+            "http://get-python-hpa.default.svc.cluster.local:8080 -d '{\"it-s\":\"alive\"}'"
+        ),
+        "{curl}"
+    );
+
+    let http_triggers: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &kubeless_resource("HTTPTrigger", "httptriggers"),
+    );
+    let http_trigger = json!({"apiVersion": "kubeless.io/v1beta1", "kind": "HTTPTrigger",
+        "metadata": {"name": "ing-get-python", "namespace": "default"},
+        "spec": {"function-name": "get-python-hpa", "host-name": "test.domain", "path": "get-python", "gateway": "nginx", "tls": false}});
+    create(
+        &http_triggers,
+        &serde_json::from_value(http_trigger).expect("object"),
+    )
+    .await;
+    let ingresses: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("networking.k8s.io", "v1", "Ingress"),
+            "ingresses",
+        ),
+    );
+    let ingress = eventually_get(&ingresses, "ing-get-python").await;
+    assert_eq!(ingress.data["spec"]["rules"][0]["host"], "test.domain");
+    assert_eq!(
+        ingress.data["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"],
+        "get-python-hpa"
+    );
+
+    // Deleting a trigger deletes its object (owner reference, kube-controller-manager's GC).
+    cron_triggers
+        .delete("get-python-hpa", &DeleteParams::default())
+        .await
+        .expect("delete trigger");
+    eventually("CronJob deleted with its trigger", || {
+        let cronjobs = cronjobs.clone();
+        async move {
+            cronjobs
+                .get("trigger-get-python-hpa")
+                .await
+                .is_err()
+                .then_some(())
+        }
+    })
+    .await;
 
     // Deleting the Function deletes what it became.
     functions

@@ -6,6 +6,7 @@
 mod deployment;
 mod hpa;
 mod service;
+mod triggers;
 
 use std::collections::BTreeMap;
 
@@ -14,6 +15,7 @@ use serde_json::{Map, Value, json};
 pub use deployment::deployment;
 pub use hpa::{HpaVersion, horizontal_pod_autoscaler};
 pub use service::{config_map, service, target_port};
+pub use triggers::{CronJobVersion, cron_curl, cron_job, ingress, service_port};
 
 use crate::content::ContentError;
 use crate::crd::Function;
@@ -103,20 +105,33 @@ impl<'a> Owner<'a> {
     pub fn child_metadata(&self, name: &str) -> Value {
         let mut labels = self.labels.clone();
         labels.insert("created-by".to_owned(), "kubeless".to_owned());
-        json!({
-            "name": name,
-            "namespace": self.namespace,
-            "labels": labels,
-            "ownerReferences": [{
-                "apiVersion": "kubeless.io/v1beta1",
-                "kind": "Function",
-                "name": self.name,
-                "uid": self.function.metadata.uid.clone().unwrap_or_default(),
-                "controller": true,
-                "blockOwnerDeletion": true,
-            }],
-        })
+        let uid = self.function.metadata.uid.clone().unwrap_or_default();
+        owned_metadata(
+            name,
+            &self.namespace,
+            &labels,
+            ("Function", &self.name, &uid),
+        )
     }
+}
+
+/// `metadata` of an object owned (as controller) by the kubeless.io object `(kind, name, uid)`.
+pub(crate) fn owned_metadata(
+    name: &str,
+    namespace: &str,
+    labels: &BTreeMap<String, String>,
+    owner: (&str, &str, &str),
+) -> Value {
+    let (kind, owner_name, uid) = owner;
+    json!({
+        "name": name,
+        "namespace": namespace,
+        "labels": labels,
+        "ownerReferences": [{
+            "apiVersion": "kubeless.io/v1beta1", "kind": kind, "name": owner_name, "uid": uid,
+            "controller": true, "blockOwnerDeletion": true,
+        }],
+    })
 }
 
 /// `module.function` split in two; exactly one dot.
