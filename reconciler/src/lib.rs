@@ -10,14 +10,17 @@
 //! - [`objects`]: pure functions from a Function to the JSON of its child objects.
 //! - [`controller`]: the watch loop that applies them and reports status.
 //! - [`triggers`]: the CronJobTrigger and HTTPTrigger loops.
+//! - [`settings`]: the `kubeless-config` ConfigMap, read and shipped.
+//! - [`manifests`]: the install manifest (CRDs, RBAC, ConfigMap, the reconciler Deployment).
 
 pub mod content;
 pub mod controller;
 pub mod crd;
+pub mod manifests;
 pub mod objects;
+pub mod settings;
 pub mod triggers;
 
-use fnhost_runtime_config::catalogue::Catalogue;
 use kube::Client;
 use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 
@@ -30,6 +33,9 @@ pub enum ConnectError {
     /// No configuration could be inferred.
     #[error("no Kubernetes configuration found: {0}")]
     Infer(#[from] kube::config::InferConfigError),
+    /// The `kubeless-config` ConfigMap is unusable.
+    #[error(transparent)]
+    Settings(#[from] settings::SettingsError),
     /// The client could not be built or the server not asked.
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
@@ -50,15 +56,33 @@ pub async fn connect(kubeconfig: Option<&str>) -> Result<Client, ConnectError> {
     Ok(Client::try_from(config)?)
 }
 
-/// The reconciler's context: the built-in catalogue, default cluster settings, and the HPA
-/// API version the server offers.
-pub async fn context(client: Client) -> Result<controller::Context, ConnectError> {
+/// The reconciler's context: runtimes and defaults from the `kubeless-config` ConfigMap at
+/// `config_map` (`(namespace, name)`; the built-in ones when it does not exist), and the HPA
+/// and CronJob API versions the server offers.
+pub async fn context(
+    client: Client,
+    config_map: (&str, &str),
+) -> Result<controller::Context, ConnectError> {
+    let (namespace, name) = config_map;
+    let api: kube::Api<k8s_openapi::api::core::v1::ConfigMap> =
+        kube::Api::namespaced(client.clone(), namespace);
+    let settings = match api.get_opt(name).await? {
+        Some(cm) => settings::Settings::from_data(&cm.data.unwrap_or_default())?,
+        None => {
+            tracing::warn!(
+                namespace,
+                name,
+                "no kubeless-config ConfigMap; using the built-in runtime catalogue"
+            );
+            settings::Settings::builtin()
+        }
+    };
     let hpa_version = controller::discover_hpa_version(&client).await?;
     let cronjob_version = triggers::discover_cronjob_version(&client).await?;
     Ok(controller::Context {
         client,
-        catalogue: Catalogue::builtin(),
-        config: objects::ClusterConfig::default(),
+        catalogue: settings.catalogue,
+        config: settings.config,
         hpa_version,
         cronjob_version,
     })

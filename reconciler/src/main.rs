@@ -2,7 +2,10 @@
 //!
 //! - `fnhost-reconciler run [--kubeconfig PATH]`: watches Functions and keeps their objects in
 //!   sync (in a pod: the in-cluster service account; else `KUBECONFIG` or `~/.kube/config`).
+//!   Reads `kubeless-config` from `KUBELESS_NAMESPACE` (default `kubeless`), name
+//!   `KUBELESS_CONFIG` (default `kubeless-config`), as upstream.
 //! - `fnhost-reconciler crds`: prints the CRD manifests generated from the Rust types.
+//! - `fnhost-reconciler install-manifest`: prints `manifests/install.yaml`.
 //! - `fnhost-reconciler render FUNCTION.yaml`: prints the objects a Function becomes (JSON,
 //!   one per line), without a cluster: what the reconciler would apply.
 
@@ -24,6 +27,13 @@ fn main() -> ExitCode {
             .map(|yaml| print!("{yaml}"))
             .map_err(|e| e.to_string()),
         ["render", path] => render(path),
+        ["install-manifest"] => fnhost_reconciler::manifests::install_objects()
+            .map_err(|e| e.to_string())
+            .and_then(|objects| {
+                fnhost_reconciler::manifests::to_yaml("install-manifest", &objects)
+                    .map_err(|e| e.to_string())
+            })
+            .map(|yaml| print!("{yaml}")),
         ["run"] => serve(None),
         ["run", "--kubeconfig", path] => serve(Some(path)),
         _ => {
@@ -88,10 +98,13 @@ fn serve(kubeconfig: Option<&str>) -> Result<(), String> {
         let client = fnhost_reconciler::connect(kubeconfig)
             .await
             .map_err(|e| e.to_string())?;
-        let context = fnhost_reconciler::context(client)
+        let env = |key: &str, default: &str| std::env::var(key).unwrap_or_else(|_| default.to_owned());
+        let namespace = env("KUBELESS_NAMESPACE", fnhost_reconciler::settings::DEFAULT_NAMESPACE);
+        let name = env("KUBELESS_CONFIG", fnhost_reconciler::settings::DEFAULT_NAME);
+        let context = fnhost_reconciler::context(client, (&namespace, &name))
             .await
             .map_err(|e| e.to_string())?;
-        tracing::info!(hpa = ?context.hpa_version, "fnhost-reconciler started");
+        tracing::info!(hpa = ?context.hpa_version, cronjob = ?context.cronjob_version, runtimes = %context.catalogue.ids().join(","), "fnhost-reconciler started");
         fnhost_reconciler::controller::run(context, async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -19,6 +19,7 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
+use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
@@ -152,17 +153,19 @@ fn cli_function(name: &str, handler: &str, source: &str, extra: &Value) -> Dynam
     serde_json::from_value(value).expect("a DynamicObject")
 }
 
-async fn install_crds(client: &Client) {
+/// Applies `manifests/install.yaml` (as generated) and waits for the CRDs to be served.
+async fn install(client: &Client) {
+    let committed = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/install.yaml"),
+    )
+    .expect("manifests/install.yaml");
+    for document in committed.split("\n---\n").skip(1) {
+        let object: Value = serde_yaml::from_str(document).expect("a YAML object");
+        apply(client, &object).await;
+    }
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
     for crd in fnhost_reconciler::crd::crds().expect("render CRDs") {
         let name = crd["metadata"]["name"].as_str().expect("name").to_owned();
-        crds.patch(
-            &name,
-            &PatchParams::apply("test").force(),
-            &Patch::Apply(&crd),
-        )
-        .await
-        .expect("apply CRD");
         eventually(&format!("CRD {name} established"), || {
             let (crds, name) = (crds.clone(), name.clone());
             async move {
@@ -176,6 +179,50 @@ async fn install_crds(client: &Client) {
         })
         .await;
     }
+}
+
+/// Server-side applies one manifest object.
+async fn apply(client: &Client, object: &Value) {
+    let kind = object["kind"].as_str().expect("kind");
+    let (group, version) = object["apiVersion"]
+        .as_str()
+        .expect("apiVersion")
+        .split_once('/')
+        .unwrap_or(("", "v1"));
+    let plural = format!("{}s", kind.to_lowercase());
+    let resource =
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
+    let name = object["metadata"]["name"].as_str().expect("name");
+    let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
+        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
+        None => Api::all_with(client.clone(), &resource),
+    };
+    let dynamic: DynamicObject = serde_json::from_value(object.clone()).expect("object");
+    api.patch(
+        name,
+        &PatchParams::apply("install").force(),
+        &Patch::Apply(&dynamic),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
+}
+
+/// A client acting as the reconciler's service account, so the test proves its RBAC rules.
+async fn reconciler_client(kubeconfig: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
+    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .expect("config");
+    config.auth_info.impersonate = Some(format!(
+        "system:serviceaccount:kubeless:{}",
+        fnhost_reconciler::manifests::SERVICE_ACCOUNT
+    ));
+    config.auth_info.impersonate_groups = Some(vec![
+        "system:serviceaccounts".to_owned(),
+        "system:serviceaccounts:kubeless".to_owned(),
+        "system:authenticated".to_owned(),
+    ]);
+    Client::try_from(config).expect("client")
 }
 
 async fn create(functions: &Api<DynamicObject>, function: &DynamicObject) {
@@ -232,8 +279,16 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
     let client = fnhost_reconciler::connect(Some(plane.kubeconfig.to_str().expect("utf-8 path")))
         .await
         .expect("client");
-    install_crds(&client).await;
-    let context = fnhost_reconciler::context(client.clone())
+    install(&client).await;
+    let as_reconciler = reconciler_client(&plane.kubeconfig).await;
+    // The impersonation is real and the role is narrow: no access to Secrets.
+    let secrets: Api<k8s_openapi::api::core::v1::Secret> =
+        Api::namespaced(as_reconciler.clone(), "default");
+    match secrets.list(&Default::default()).await {
+        Err(kube::Error::Api(status)) => assert_eq!(status.code, 403, "{status:?}"),
+        other => panic!("the reconciler's service account must not list Secrets: {other:?}"),
+    }
+    let context = fnhost_reconciler::context(as_reconciler, ("kubeless", "kubeless-config"))
         .await
         .expect("context");
     assert_eq!(

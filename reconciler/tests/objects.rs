@@ -367,3 +367,16 @@ fn null_strings_read_as_empty() {
     assert_eq!(spec.deps, "");
     assert_eq!(spec.checksum, "");
 }
+
+#[test]
+fn the_committed_install_manifest_is_current() {
+    let objects = fnhost_reconciler::manifests::install_objects().expect("objects");
+    let generated =
+        fnhost_reconciler::manifests::to_yaml("install-manifest", &objects).expect("render");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/install.yaml");
+    let committed = std::fs::read_to_string(path).unwrap_or_default();
+    assert!(
+        committed == generated,
+        "manifests/install.yaml is stale: run `cargo run -p fnhost-reconciler -- install-manifest > manifests/install.yaml`"
+    );
+}
