@@ -380,3 +380,32 @@ fn the_committed_install_manifest_is_current() {
         "manifests/install.yaml is stale: run `cargo run -p fnhost-reconciler -- install-manifest > manifests/install.yaml`"
     );
 }
+
+/// The reconciler image builds this crate and runs `fnhost-reconciler run` as user 1000, under
+/// the name the install manifest uses.
+#[test]
+fn the_reconciler_image_matches_the_install_manifest() {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../images/reconciler/Dockerfile"
+    );
+    let text = std::fs::read_to_string(path).expect("images/reconciler/Dockerfile");
+    assert!(text.contains("cargo build --release --locked -p fnhost-reconciler"));
+    assert_eq!(
+        text.lines().rev().find(|l| l.starts_with("USER ")),
+        Some("USER 1000")
+    );
+    assert!(
+        text.contains(r#"ENTRYPOINT ["fnhost-reconciler"]"#) && text.contains(r#"CMD ["run"]"#)
+    );
+    assert!(
+        text.contains(&format!("-t {} .", fnhost_reconciler::manifests::IMAGE)),
+        "the image tag of install.yaml"
+    );
+    let install = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../manifests/install.yaml"
+    ))
+    .expect("install.yaml");
+    assert!(install.contains(&format!("image: {}", fnhost_reconciler::manifests::IMAGE)));
+}

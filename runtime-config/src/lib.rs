@@ -15,11 +15,13 @@
 //!   `FNHOST_*`), resolved with one precedence rule (flag, then environment, then default),
 //!   with all problems collected before failing.
 //! - [`expand`]: Kubernetes-style `$(VAR)` expansion used for runtime-phase environment values.
+//! - [`images`]: the runtime images' Dockerfiles, generated from the catalogue.
 #![deny(missing_docs)]
 
 pub mod catalogue;
 pub mod env;
 pub mod expand;
+pub mod images;
 pub mod runtime_images;
 pub mod settings;
 

@@ -1,0 +1,135 @@
+//! The runtime images' Dockerfiles, generated from the catalogue so the image a Deployment
+//! names, the interpreter fnhost embeds and the install command the init container runs cannot
+//! drift apart. `images/<runtime>/Dockerfile` is committed; a test fails when it differs from
+//! [`dockerfile`] (run `FNHOST_BLESS=1 cargo test -p fnhost-runtime-config` to rewrite them).
+//!
+//! Each image is built from the repository root (`docker build -f images/<id>/Dockerfile .`):
+//! a build stage compiles `fnhost` with only that runtime's loader, against the image's own
+//! interpreter; the runtime stage is the language's slim image plus the binary, `USER 1000`,
+//! `CMD ["fnhost"]`. The same image serves the install phase (it has the runtime's package
+//! manager), as upstream's Python images did.
+
+use crate::catalogue::{Language, Runtime};
+
+/// The Rust toolchain the images build with (the workspace's `rust-version`).
+pub const RUST_VERSION: &str = "1.95";
+
+/// Where the generated Dockerfile of `runtime` lives, relative to the repository root.
+pub fn dockerfile_path(runtime: &Runtime) -> String {
+    format!("images/{}/Dockerfile", runtime.id())
+}
+
+/// The Dockerfile of `runtime`'s image, or `None` for a language fnhost has no loader for yet.
+pub fn dockerfile(runtime: &Runtime) -> Option<String> {
+    match runtime.language {
+        Language::Python => Some(python_dockerfile(runtime)),
+        Language::Other(_) => None,
+    }
+}
+
+fn python_dockerfile(runtime: &Runtime) -> String {
+    let v = &runtime.version;
+    let base = format!("python:{v}-slim-bookworm");
+    format!(
+        r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
+# fnhost runtime image for {id} ({image}).
+# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
+
+FROM {base} AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential ca-certificates curl \
+ && rm -rf /var/lib/apt/lists/*
+RUN curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
+  | sh -s -- -y --profile minimal --default-toolchain {RUST_VERSION}
+ENV PATH=/root/.cargo/bin:$PATH \
+    PYO3_PYTHON=/usr/local/bin/python{v}
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features python \
+ && cp target/release/fnhost /usr/local/bin/fnhost
+
+FROM {base}
+COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
+ENV PYTHONUNBUFFERED=1 \
+    KUBELESS_INSTALL_VOLUME=/kubeless \
+    FUNC_PORT=8080
+USER 1000
+WORKDIR /kubeless
+EXPOSE 8080
+CMD ["fnhost"]
+"#,
+        id = runtime.id(),
+        image = runtime.image,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalogue::Catalogue;
+
+    fn repository_root() -> std::path::PathBuf {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    }
+
+    /// The committed Dockerfiles are what the catalogue generates; `FNHOST_BLESS=1` rewrites them.
+    #[test]
+    fn committed_dockerfiles_match_the_catalogue() {
+        let bless = std::env::var_os("FNHOST_BLESS").is_some();
+        let mut stale = Vec::new();
+        for runtime in Catalogue::builtin().runtimes() {
+            let Some(expected) = dockerfile(runtime) else {
+                continue;
+            };
+            let path = repository_root().join(dockerfile_path(runtime));
+            if bless {
+                std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
+                std::fs::write(&path, &expected).expect("write");
+            }
+            if std::fs::read_to_string(&path).ok().as_deref() != Some(expected.as_str()) {
+                stale.push(path.display().to_string());
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "stale Dockerfiles {stale:?}: run FNHOST_BLESS=1 cargo test -p fnhost-runtime-config"
+        );
+    }
+
+    /// What every runtime image must be, read off the Dockerfile text.
+    #[test]
+    fn images_run_fnhost_as_user_1000_on_the_catalogue_interpreter() {
+        for runtime in Catalogue::builtin().runtimes() {
+            let Some(text) = dockerfile(runtime) else {
+                continue;
+            };
+            let stages = text.lines().filter(|l| l.starts_with("FROM ")).count();
+            assert_eq!(stages, 2, "{}: multi-stage", runtime.id());
+            let last_user = text
+                .lines()
+                .rev()
+                .find(|l| l.starts_with("USER "))
+                .expect("USER");
+            assert_eq!(last_user, "USER 1000");
+            assert_eq!(text.lines().last(), Some(r#"CMD ["fnhost"]"#));
+            assert!(text.contains(&format!(
+                "PYO3_PYTHON=/usr/local/bin/python{}",
+                runtime.version
+            )));
+            assert!(
+                text.contains("--no-default-features --features python"),
+                "only this runtime's loader"
+            );
+            let install = runtime.install.as_ref().expect("install phase");
+            assert_eq!(
+                install.image, runtime.image,
+                "the runtime image also serves the install phase"
+            );
+            assert!(
+                install
+                    .command
+                    .starts_with(&format!("python{} -m pip", runtime.version))
+            );
+        }
+    }
+}
