@@ -10,101 +10,18 @@
     reason = "a broken setup should stop the test loudly"
 )]
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+mod support;
+
+use std::time::Duration;
 
 use fnhost_reconciler::controller;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::ResourceExt;
 use kube::api::{Api, DeleteParams, DynamicObject, Patch, PatchParams, PostParams};
-use kube::config::{Config, KubeConfigOptions, Kubeconfig};
 use kube::core::{ApiResource, GroupVersionKind};
-use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
-
-/// etcd + apiserver + controller manager, stopped on drop.
-struct ControlPlane {
-    run_dir: PathBuf,
-    kubeconfig: PathBuf,
-}
-
-impl ControlPlane {
-    fn start() -> ControlPlane {
-        let script =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/k8s/start-control-plane.sh");
-        let bin = std::env::var("FNHOST_K8S_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                    .join(".cache/fnhost-k8s/bin")
-            });
-        assert!(
-            bin.join("kube-apiserver").is_file(),
-            "no kube-apiserver in {}: run scripts/k8s/build-control-plane.sh (scripts/test.sh does)",
-            bin.display()
-        );
-        // Ports derived from the pid; a clash with a port in use is retried on other ports.
-        let mut failures = String::new();
-        for attempt in 0..3u16 {
-            let base = 20_000 + (std::process::id() % 20_000) as u16 + attempt * 97;
-            let run_dir = std::env::temp_dir()
-                .join(format!("fnhost-kcp-test-{}-{attempt}", std::process::id()));
-            let output = Command::new(&script)
-                .env("RUN", &run_dir)
-                .env("FNHOST_K8S_BIN", &bin)
-                .env("ETCD_PORT", base.to_string())
-                .env("API_PORT", (base + 10).to_string())
-                .output()
-                .expect("start-control-plane.sh runs");
-            let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-            let plane = ControlPlane {
-                kubeconfig: run_dir.join("kubeconfig"),
-                run_dir,
-            };
-            if output.status.success() {
-                return plane;
-            }
-            drop(plane); // stops whatever did start
-            failures.push_str(&format!(
-                "attempt {attempt}:\n{stdout}\n{}\n",
-                String::from_utf8_lossy(&output.stderr)
-            ));
-        }
-        panic!("the control plane did not start:\n{failures}");
-    }
-}
-
-impl Drop for ControlPlane {
-    fn drop(&mut self) {
-        // A throwaway cluster: no graceful shutdown needed, and none may outlive the test.
-        for name in ["kcm", "apiserver", "etcd"] {
-            if let Ok(pid) = std::fs::read_to_string(self.run_dir.join(format!("{name}.pid"))) {
-                let _ = Command::new("kill").args(["-KILL", pid.trim()]).status();
-            }
-        }
-        let _ = std::fs::remove_dir_all(&self.run_dir);
-    }
-}
-
-/// Polls `probe` every 200 ms (each poll asks the API server) until it yields.
-async fn eventually<T, F: Future<Output = Option<T>>>(
-    what: &str,
-    mut probe: impl FnMut() -> F,
-) -> T {
-    let started = Instant::now();
-    loop {
-        if let Some(value) = probe().await {
-            return value;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use support::{ControlPlane, eventually, eventually_get, install, reconciler_client};
 
 fn kubeless_resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(
@@ -153,92 +70,11 @@ fn cli_function(name: &str, handler: &str, source: &str, extra: &Value) -> Dynam
     serde_json::from_value(value).expect("a DynamicObject")
 }
 
-/// Applies `manifests/install.yaml` (as generated) and waits for the CRDs to be served.
-async fn install(client: &Client) {
-    let committed = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../manifests/install.yaml"),
-    )
-    .expect("manifests/install.yaml");
-    for document in committed.split("\n---\n").skip(1) {
-        let object: Value = serde_yaml::from_str(document).expect("a YAML object");
-        apply(client, &object).await;
-    }
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    for crd in fnhost_reconciler::crd::crds().expect("render CRDs") {
-        let name = crd["metadata"]["name"].as_str().expect("name").to_owned();
-        eventually(&format!("CRD {name} established"), || {
-            let (crds, name) = (crds.clone(), name.clone());
-            async move {
-                let crd = crds.get(&name).await.ok()?;
-                let conditions = crd.status?.conditions?;
-                conditions
-                    .iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-                    .then_some(())
-            }
-        })
-        .await;
-    }
-}
-
-/// Server-side applies one manifest object.
-async fn apply(client: &Client, object: &Value) {
-    let kind = object["kind"].as_str().expect("kind");
-    let (group, version) = object["apiVersion"]
-        .as_str()
-        .expect("apiVersion")
-        .split_once('/')
-        .unwrap_or(("", "v1"));
-    let plural = format!("{}s", kind.to_lowercase());
-    let resource =
-        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &plural);
-    let name = object["metadata"]["name"].as_str().expect("name");
-    let api: Api<DynamicObject> = match object["metadata"]["namespace"].as_str() {
-        Some(ns) => Api::namespaced_with(client.clone(), ns, &resource),
-        None => Api::all_with(client.clone(), &resource),
-    };
-    let dynamic: DynamicObject = serde_json::from_value(object.clone()).expect("object");
-    api.patch(
-        name,
-        &PatchParams::apply("install").force(),
-        &Patch::Apply(&dynamic),
-    )
-    .await
-    .unwrap_or_else(|e| panic!("apply {kind} {name}: {e}"));
-}
-
-/// A client acting as the reconciler's service account, so the test proves its RBAC rules.
-async fn reconciler_client(kubeconfig: &Path) -> Client {
-    let kubeconfig = Kubeconfig::read_from(kubeconfig).expect("kubeconfig");
-    let mut config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .expect("config");
-    config.auth_info.impersonate = Some(format!(
-        "system:serviceaccount:kubeless:{}",
-        fnhost_reconciler::manifests::SERVICE_ACCOUNT
-    ));
-    config.auth_info.impersonate_groups = Some(vec![
-        "system:serviceaccounts".to_owned(),
-        "system:serviceaccounts:kubeless".to_owned(),
-        "system:authenticated".to_owned(),
-    ]);
-    Client::try_from(config).expect("client")
-}
-
 async fn create(functions: &Api<DynamicObject>, function: &DynamicObject) {
     functions
         .create(&PostParams::default(), function)
         .await
         .unwrap_or_else(|e| panic!("create {}: {e}", function.name_any()));
-}
-
-/// Waits until `api` has an object `name`.
-async fn eventually_get(api: &Api<DynamicObject>, name: &str) -> DynamicObject {
-    eventually(&format!("{} {name}", api.resource_url()), || {
-        let api = api.clone();
-        async move { api.get(name).await.ok() }
-    })
-    .await
 }
 
 fn env_value(deployment: &Deployment, name: &str) -> Option<String> {
