@@ -35,3 +35,14 @@ for tool in cargo rustc python3.11 wrk prometheus promtool; do
     command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
+
+# kubernetes-validate (PyPI) checks the objects the reconciler writes in API versions that the
+# test control plane (1.20) does not serve (autoscaling/v2, batch/v1 CronJob).
+VALIDATE_VENV="$HOME/.cache/fnhost/validate-venv"
+VALIDATE_VERSION=1.37.0
+if ! "$VALIDATE_VENV/bin/pip" show kubernetes-validate 2>/dev/null | grep -q "^Version: $VALIDATE_VERSION$"; then
+    echo "setup: installing kubernetes-validate $VALIDATE_VERSION into $VALIDATE_VENV" >&2
+    rm -rf "$VALIDATE_VENV"
+    python3 -m venv "$VALIDATE_VENV"
+    "$VALIDATE_VENV/bin/pip" install --quiet --disable-pip-version-check "kubernetes-validate==$VALIDATE_VERSION"
+fi
