@@ -10,6 +10,7 @@ APT_PACKAGES=(
     python3-pip        # pip for Debian's python3.11 (installs function dependencies)
     wrk                # load generator of benches/
     prometheus         # the real Prometheus server of conformance/tests/prometheus.rs (and promtool)
+    unzip curl         # what the pod's prepare step runs (reconciler/tests/pod_on_host.rs)
 )
 
 missing=()

@@ -1,9 +1,10 @@
 //! The pod the reconciler writes, run on the host: there is no container runtime here, so the
 //! test executes each init container's script and then the main container's command (the
 //! real `fnhost` binary) with the Deployment's own environment, mapping the pod's paths
-//! (`/kubeless`, `/src`, `/tmp`) into a temporary folder. A Function with dependencies, in
-//! the shape the kubeless CLI writes, must then answer like upstream's `get-python-deps`.
-//! The install step fetches from PyPI, as the pod's init container does.
+//! (`/kubeless`, `/src`, `/tmp`) into a temporary folder. One case per content type the
+//! kubeless CLI writes (text, base64, base64+zip+deps, url+compressedtar); each must then
+//! answer like upstream's `get-python` / `get-python-deps`. The install steps fetch from PyPI,
+//! as the pod's init container does.
 
 #![allow(
     clippy::expect_used,
@@ -11,6 +12,8 @@
 )]
 
 use std::collections::BTreeMap;
+use std::io::{Read, Write};
+use std::net::TcpListener;
 use std::path::Path;
 use std::process::Command;
 
@@ -22,6 +25,8 @@ use fnhost_reconciler::crd::{Function, FunctionSpec};
 use fnhost_reconciler::objects::{self, ClusterConfig, Owner};
 use fnhost_runtime_config::catalogue::Catalogue;
 use serde_json::Value;
+
+const HELLO: &str = "def foo(event, context):\n    return 'hello world'\n";
 
 /// Rewrites the pod's absolute paths into `root`.
 struct PodPaths<'a> {
@@ -52,20 +57,28 @@ impl PodPaths<'_> {
     }
 }
 
-fn deps_function() -> Function {
-    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures/python/deps");
-    let read = |name: &str| std::fs::read_to_string(fixture.join(name)).expect("fixture file");
-    let source = read("hellowithdeps.py");
+fn fixture(name: &str) -> Vec<u8> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures/python/deps");
+    std::fs::read(dir.join(name)).expect("fixture file")
+}
+
+fn function(
+    handler: &str,
+    content_type: &str,
+    content: &str,
+    checksum_of: &[u8],
+    deps: &str,
+) -> Function {
     let mut function = Function::new(
-        "get-python-deps",
+        "fn-under-test",
         FunctionSpec {
-            handler: "hellowithdeps.foo".to_owned(),
-            checksum: format!("sha256:{}", sha256_hex(source.as_bytes())),
-            function: source,
-            function_content_type: "text".to_owned(),
+            handler: handler.to_owned(),
+            checksum: format!("sha256:{}", sha256_hex(checksum_of)),
+            function: content.to_owned(),
+            function_content_type: content_type.to_owned(),
             runtime: "python3.11".to_owned(),
             timeout: "180".to_owned(),
-            deps: read("requirements.txt"),
+            deps: deps.to_owned(),
             ..FunctionSpec::default()
         },
     );
@@ -73,18 +86,87 @@ fn deps_function() -> Function {
     function
 }
 
-#[test]
-fn the_reconcilers_pod_serves_a_function_with_dependencies() {
-    let function = deps_function();
+fn base64(bytes: &[u8]) -> String {
+    let mut child = Command::new("base64")
+        .arg("-w0")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("base64 runs");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(bytes)
+        .expect("write");
+    String::from_utf8(child.wait_with_output().expect("base64").stdout).expect("ascii")
+}
+
+/// An archive of the deps fixture (function, helper, requirements.txt), made with Python's
+/// `zipfile` or `tarfile` so the test needs no zip tool.
+fn archive(kind: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in [
+        "hellowithdeps.py",
+        "hellowithdepshelper.py",
+        "requirements.txt",
+    ] {
+        std::fs::write(dir.path().join(name), fixture(name)).expect("write");
+    }
+    let out = dir.path().join("archive");
+    let script = match kind {
+        "zip" => {
+            "import sys, zipfile\nwith zipfile.ZipFile(sys.argv[1], 'w') as z:\n    [z.write(n) for n in sys.argv[2:]]"
+        }
+        _ => {
+            "import sys, tarfile\nwith tarfile.open(sys.argv[1], 'w:gz') as t:\n    [t.add(n) for n in sys.argv[2:]]"
+        }
+    };
+    let status = Command::new("python3")
+        .args([
+            "-c",
+            script,
+            out.to_str().expect("utf-8"),
+            "hellowithdeps.py",
+            "hellowithdepshelper.py",
+            "requirements.txt",
+        ])
+        .current_dir(dir.path())
+        .status()
+        .expect("python3 runs");
+    assert!(status.success());
+    std::fs::read(out).expect("archive")
+}
+
+/// Serves `body` to every request on an ephemeral loopback port, for `url` content.
+fn serve_file(body: Vec<u8>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        for mut stream in listener.incoming().flatten() {
+            let mut head = [0u8; 4096];
+            let _ = stream.read(&mut head);
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(&body);
+        }
+    });
+    format!("http://{addr}/functions/hellowithdeps.tgz")
+}
+
+/// Runs the pod of `function` on the host and returns the answer to `GET /`.
+fn run_pod(function: &Function, expected_init: &[&str]) -> (u16, String) {
     let runtime = Catalogue::builtin()
         .get("python3.11")
         .cloned()
         .expect("runtime");
-    let owner = Owner::new(&function);
+    let owner = Owner::new(function);
     let config_map = objects::config_map(&owner, &runtime).expect("configmap");
     let deployment =
         objects::deployment(&owner, &runtime, &ClusterConfig::default()).expect("deployment");
-
     let root = tempfile::tempdir().expect("tempdir");
     let paths = PodPaths { root: root.path() };
     for dir in ["kubeless", "src", "tmp"] {
@@ -98,57 +180,23 @@ fn the_reconcilers_pod_serves_a_function_with_dependencies() {
         )
         .expect("write");
     }
-    // The helper module ships with the function in a real deployment (zip); here it is copied.
-    let helper = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../conformance/fixtures/python/deps/hellowithdepshelper.py");
-    std::fs::copy(helper, root.path().join("kubeless/hellowithdepshelper.py")).expect("helper");
-
     let pod = &deployment["spec"]["template"]["spec"];
     let init = pod["initContainers"].as_array().expect("init containers");
-    assert_eq!(
-        init.iter()
-            .map(|c| c["name"].as_str().unwrap_or(""))
-            .collect::<Vec<_>>(),
-        ["prepare", "install"]
-    );
+    let names: Vec<&str> = init
+        .iter()
+        .map(|c| c["name"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(names, expected_init);
     for container in init {
-        let script = paths.map(container["args"][0].as_str().expect("script"));
-        let workdir = paths.map(container["workingDir"].as_str().unwrap_or("/kubeless"));
-        let output = Command::new("sh")
-            .args(["-c", &script])
-            .current_dir(&workdir)
-            .envs(paths.env(container))
-            .output()
-            .expect("sh runs");
-        assert!(
-            output.status.success(),
-            "init container {} failed:\n{script}\n{}{}",
-            container["name"],
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        );
+        run_init_container(&paths, container);
     }
-    assert!(
-        root.path().join("kubeless/hellowithdeps.py").is_file(),
-        "prepare copied the function"
-    );
-    assert!(
-        root.path()
-            .join("kubeless/lib/python3.11/site-packages/bs4")
-            .is_dir(),
-        "install put bs4 under the prefix"
-    );
-
-    let main = &pod["containers"][0];
-    let mut env = paths.env(main);
+    let mut env = paths.env(&pod["containers"][0]);
     env.insert("FUNC_PORT".to_owned(), "0".to_owned());
     env.insert("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned());
-    assert_eq!(
-        env.get("MOD_NAME").map(String::as_str),
-        Some("hellowithdeps")
-    );
     let mut fnhost = Fnhost::spawn(&[], &env, root.path()).expect("fnhost starts");
-    let addr = fnhost.wait_ready().expect("fnhost is ready");
+    let addr = fnhost
+        .wait_ready()
+        .unwrap_or_else(|e| panic!("fnhost is not ready: {e}"));
     let request = Request {
         method: "GET".to_owned(),
         path: "/".to_owned(),
@@ -159,10 +207,104 @@ fn the_reconcilers_pod_serves_a_function_with_dependencies() {
         pad_header: None,
     };
     let response = http::send(addr, &request).expect("GET /");
+    (response.status, response.text())
+}
+
+fn run_init_container(paths: &PodPaths<'_>, container: &Value) {
+    let script = paths.map(container["args"][0].as_str().expect("script"));
+    let workdir = paths.map(container["workingDir"].as_str().unwrap_or("/kubeless"));
+    let output = Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&workdir)
+        .envs(paths.env(container))
+        .output()
+        .expect("sh runs");
+    assert!(
+        output.status.success(),
+        "init container {} failed:\n{script}\n{}{}",
+        container["name"],
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn text_content() {
+    let f = function("helloget.foo", "text", HELLO, HELLO.as_bytes(), "");
+    assert_eq!(run_pod(&f, &["prepare"]), (200, "hello world".to_owned()));
+}
+
+#[test]
+fn base64_content() {
+    let f = function(
+        "helloget.foo",
+        "base64",
+        &base64(HELLO.as_bytes()),
+        HELLO.as_bytes(),
+        "",
+    );
+    assert_eq!(run_pod(&f, &["prepare"]), (200, "hello world".to_owned()));
+}
+
+#[test]
+fn base64_zip_with_bundled_deps() {
+    let zip = archive("zip");
+    let f = function(
+        "hellowithdeps.foo",
+        "base64+zip+deps",
+        &base64(&zip),
+        &zip,
+        "",
+    );
     assert_eq!(
-        (response.status, response.text()),
-        (200, "Google".to_owned()),
-        "{}",
-        fnhost.transcript()
+        run_pod(&f, &["prepare", "install"]),
+        (200, "Google".to_owned())
+    );
+}
+
+#[test]
+fn url_compressed_tar_with_deps_from_the_function() {
+    let tgz = archive("tgz");
+    let deps = String::from_utf8(fixture("requirements.txt")).expect("utf-8");
+    let f = function(
+        "hellowithdeps.foo",
+        "url+compressedtar",
+        &serve_file(tgz.clone()),
+        &tgz,
+        &deps,
+    );
+    assert_eq!(
+        run_pod(&f, &["prepare", "install"]),
+        (200, "Google".to_owned())
+    );
+}
+
+#[test]
+fn a_wrong_checksum_stops_the_pod_in_prepare() {
+    let f = function("helloget.foo", "text", HELLO, b"something else", "");
+    let runtime = Catalogue::builtin()
+        .get("python3.11")
+        .cloned()
+        .expect("runtime");
+    let owner = Owner::new(&f);
+    let deployment =
+        objects::deployment(&owner, &runtime, &ClusterConfig::default()).expect("deployment");
+    let root = tempfile::tempdir().expect("tempdir");
+    let paths = PodPaths { root: root.path() };
+    for dir in ["kubeless", "src", "tmp"] {
+        std::fs::create_dir_all(root.path().join(dir)).expect("mkdir");
+    }
+    std::fs::write(root.path().join("src/helloget.py"), HELLO).expect("write");
+    std::fs::write(root.path().join("src/requirements.txt"), "").expect("write");
+    let prepare = &deployment["spec"]["template"]["spec"]["initContainers"][0];
+    let script = paths.map(prepare["args"][0].as_str().expect("script"));
+    let output = Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .expect("sh runs");
+    assert!(!output.status.success(), "sha256sum -c must fail");
+    assert!(
+        !root.path().join("kubeless/helloget.py").exists(),
+        "nothing is copied"
     );
 }
