@@ -41,7 +41,8 @@ rustup component add clippy rustfmt >/dev/null 2>&1 || true
 # test control plane (1.20) does not serve (autoscaling/v2, batch/v1 CronJob).
 VALIDATE_VENV="$HOME/.cache/fnhost/validate-venv"
 VALIDATE_VERSION=1.37.0
-if ! "$VALIDATE_VENV/bin/pip" show kubernetes-validate 2>/dev/null | grep -q "^Version: $VALIDATE_VERSION$"; then
+installed=$("$VALIDATE_VENV/bin/python" -c "import importlib.metadata as m; print(m.version('kubernetes-validate'))" 2>/dev/null || true)
+if [ "$installed" != "$VALIDATE_VERSION" ]; then
     echo "setup: installing kubernetes-validate $VALIDATE_VERSION into $VALIDATE_VENV" >&2
     rm -rf "$VALIDATE_VENV"
     python3 -m venv "$VALIDATE_VENV"

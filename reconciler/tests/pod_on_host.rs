@@ -57,6 +57,13 @@ impl PodPaths<'_> {
     }
 }
 
+/// The pod's volumes and its `/tmp`, below `root`.
+fn make_pod_dirs(root: &Path) {
+    for dir in ["kubeless", "src", "tmp"] {
+        std::fs::create_dir_all(root.join(dir)).expect("mkdir");
+    }
+}
+
 fn fixture(name: &str) -> Vec<u8> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance/fixtures/python/deps");
     std::fs::read(dir.join(name)).expect("fixture file")
@@ -169,9 +176,7 @@ fn run_pod(function: &Function, expected_init: &[&str]) -> (u16, String) {
         objects::deployment(&owner, &runtime, &ClusterConfig::default()).expect("deployment");
     let root = tempfile::tempdir().expect("tempdir");
     let paths = PodPaths { root: root.path() };
-    for dir in ["kubeless", "src", "tmp"] {
-        std::fs::create_dir_all(root.path().join(dir)).expect("mkdir");
-    }
+    make_pod_dirs(root.path());
     // The ConfigMap volume, mounted at /src in the prepare container.
     for (name, content) in config_map["data"].as_object().expect("data") {
         std::fs::write(
@@ -291,9 +296,7 @@ fn a_wrong_checksum_stops_the_pod_in_prepare() {
         objects::deployment(&owner, &runtime, &ClusterConfig::default()).expect("deployment");
     let root = tempfile::tempdir().expect("tempdir");
     let paths = PodPaths { root: root.path() };
-    for dir in ["kubeless", "src", "tmp"] {
-        std::fs::create_dir_all(root.path().join(dir)).expect("mkdir");
-    }
+    make_pod_dirs(root.path());
     std::fs::write(root.path().join("src/helloget.py"), HELLO).expect("write");
     std::fs::write(root.path().join("src/requirements.txt"), "").expect("write");
     let prepare = &deployment["spec"]["template"]["spec"]["initContainers"][0];
