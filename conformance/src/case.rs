@@ -119,6 +119,21 @@ pub struct Request {
     pub pad_header: Option<usize>,
 }
 
+impl Request {
+    /// A plain `GET path` with no headers or body.
+    pub fn get(path: &str) -> Request {
+        Request {
+            method: "GET".to_owned(),
+            path: path.to_owned(),
+            headers: Vec::new(),
+            body: None,
+            body_size: None,
+            chunked: false,
+            pad_header: None,
+        }
+    }
+}
+
 fn default_method() -> String {
     "GET".to_owned()
 }

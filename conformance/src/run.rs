@@ -253,15 +253,7 @@ impl Running {
     }
 
     fn metrics(&mut self, lines: &[String]) -> Result<(), String> {
-        let request = Request {
-            method: "GET".to_owned(),
-            path: "/metrics".to_owned(),
-            headers: Vec::new(),
-            body: None,
-            body_size: None,
-            chunked: false,
-            pad_header: None,
-        };
+        let request = Request::get("/metrics");
         let response = http::send(self.addr, &request)?;
         let text = response.text();
         let missing: Vec<&String> = lines

@@ -49,15 +49,7 @@ fn start_fnhost(workdir: &Path) -> (Fnhost, SocketAddr) {
 }
 
 fn get(addr: SocketAddr, path: &str) -> Response {
-    let request = Request {
-        method: "GET".to_owned(),
-        path: path.to_owned(),
-        headers: Vec::new(),
-        body: None,
-        body_size: None,
-        chunked: false,
-        pad_header: None,
-    };
+    let request = Request::get(path);
     http::send(addr, &request).unwrap_or_else(|e| panic!("GET {path}: {e}"))
 }
 
@@ -187,15 +179,7 @@ impl Prometheus {
     }
 
     fn get(&self, path: &str) -> Option<Response> {
-        let request = Request {
-            method: "GET".to_owned(),
-            path: path.to_owned(),
-            headers: Vec::new(),
-            body: None,
-            body_size: None,
-            chunked: false,
-            pad_header: None,
-        };
+        let request = Request::get(path);
         http::send(self.addr, &request).ok()
     }
 

@@ -41,6 +41,10 @@ pub struct Context {
     pub hpa_version: Option<HpaVersion>,
     /// The CronJob API the server offers, if any.
     pub cronjob_version: Option<crate::objects::CronJobVersion>,
+    /// Where Events go.
+    pub events: crate::observe::Events,
+    /// The reconciler's counters.
+    pub metrics: Arc<crate::observe::Metrics>,
 }
 
 /// A reconcile that failed and will be retried.
@@ -110,7 +114,8 @@ async fn run_functions(
     clippy::needless_pass_by_value,
     reason = "the signature Controller::run expects"
 )]
-fn error_policy(function: Arc<Function>, error: &ReconcileError, _: Arc<Context>) -> Action {
+fn error_policy(function: Arc<Function>, error: &ReconcileError, context: Arc<Context>) -> Action {
+    context.metrics.reconciled("Function", "error");
     tracing::warn!(function = %function.name_any(), "retrying after an error: {error}");
     Action::requeue(Duration::from_secs(5))
 }
@@ -183,6 +188,12 @@ async fn apply(function: &Function, context: &Context) -> Result<Action, Reconci
                 &problem.to_string(),
             )
             .await?;
+            let reference = function.object_ref(&());
+            context
+                .events
+                .publish(&reference, true, "InvalidFunction", problem.to_string())
+                .await;
+            context.metrics.reconciled("Function", "invalid");
             return Ok(Action::await_change());
         }
     };
@@ -201,7 +212,22 @@ async fn apply(function: &Function, context: &Context) -> Result<Action, Reconci
     }
     let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
     let message = format!("applied {}", kinds.join(", "));
+    let was_ready = function.status.as_ref().is_some_and(|s| {
+        s.conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+    });
     set_ready(function, context, true, "Applied", &message).await?;
+    if !was_ready
+        || function.status.as_ref().and_then(|s| s.observed_generation)
+            != function.metadata.generation
+    {
+        context
+            .events
+            .publish(&function.object_ref(&()), false, "Applied", message)
+            .await;
+    }
+    context.metrics.reconciled("Function", "applied");
     Ok(Action::requeue(RESYNC))
 }
 
@@ -220,6 +246,7 @@ async fn cleanup(function: &Function, context: &Context) -> Result<Action, Recon
         delete_if_present(&context.client, &namespace, ar, &name).await?;
     }
     tracing::info!(function = %name, namespace, "deleted the function's objects");
+    context.metrics.reconciled("Function", "deleted");
     Ok(Action::await_change())
 }
 

@@ -10,6 +10,7 @@
 //! - [`objects`]: pure functions from a Function to the JSON of its child objects.
 //! - [`controller`]: the watch loop that applies them and reports status.
 //! - [`triggers`]: the CronJobTrigger and HTTPTrigger loops.
+//! - [`observe`]: Events, counters, and the `/metrics` and `/healthz` endpoint.
 //! - [`settings`]: the `kubeless-config` ConfigMap, read and shipped.
 //! - [`manifests`]: the install manifest (CRDs, RBAC, ConfigMap, the reconciler Deployment).
 
@@ -18,6 +19,7 @@ pub mod controller;
 pub mod crd;
 pub mod manifests;
 pub mod objects;
+pub mod observe;
 pub mod settings;
 pub mod triggers;
 
@@ -36,6 +38,9 @@ pub enum ConnectError {
     /// The `kubeless-config` ConfigMap is unusable.
     #[error(transparent)]
     Settings(#[from] settings::SettingsError),
+    /// The metrics registry could not be set up.
+    #[error("metrics: {0}")]
+    Metrics(#[from] prometheus::Error),
     /// The client could not be built or the server not asked.
     #[error("kubernetes API: {0}")]
     Kube(#[from] kube::Error),
@@ -79,11 +84,14 @@ pub async fn context(
     };
     let hpa_version = controller::discover_hpa_version(&client).await?;
     let cronjob_version = triggers::discover_cronjob_version(&client).await?;
+    let client_for_events = client.clone();
     Ok(controller::Context {
         client,
         catalogue: settings.catalogue,
         config: settings.config,
         hpa_version,
         cronjob_version,
+        events: observe::Events::new(client_for_events),
+        metrics: std::sync::Arc::new(observe::Metrics::new()?),
     })
 }

@@ -3,7 +3,8 @@
 //! - `fnhost-reconciler run [--kubeconfig PATH]`: watches Functions and keeps their objects in
 //!   sync (in a pod: the in-cluster service account; else `KUBECONFIG` or `~/.kube/config`).
 //!   Reads `kubeless-config` from `KUBELESS_NAMESPACE` (default `kubeless`), name
-//!   `KUBELESS_CONFIG` (default `kubeless-config`), as upstream.
+//!   `KUBELESS_CONFIG` (default `kubeless-config`), as upstream. Serves `/metrics` and
+//!   `/healthz` on `FNHOST_RECONCILER_LISTEN` (default `0.0.0.0:8081`).
 //! - `fnhost-reconciler crds`: prints the CRD manifests generated from the Rust types.
 //! - `fnhost-reconciler install-manifest`: prints `manifests/install.yaml`.
 //! - `fnhost-reconciler render FUNCTION.yaml`: prints the objects a Function becomes (JSON,
@@ -105,6 +106,11 @@ fn serve(kubeconfig: Option<&str>) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         tracing::info!(hpa = ?context.hpa_version, cronjob = ?context.cronjob_version, runtimes = %context.catalogue.ids().join(","), "fnhost-reconciler started");
+        let listen = env("FNHOST_RECONCILER_LISTEN", "0.0.0.0:8081");
+        let addr: std::net::SocketAddr = listen.parse().map_err(|e| format!("FNHOST_RECONCILER_LISTEN={listen:?}: {e}"))?;
+        let listener = fnhost_reconciler::observe::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        tracing::info!("metrics and health on http://{addr}/metrics, /healthz");
+        tokio::spawn(fnhost_reconciler::observe::serve(listener, context.metrics.clone()));
         fnhost_reconciler::controller::run(context, async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -69,7 +69,10 @@ fn reconciler_deployment(ns: &str) -> Value {
             "replicas": 1,
             "selector": { "matchLabels": labels },
             "template": {
-                "metadata": { "labels": labels },
+                "metadata": {
+                    "labels": labels,
+                    "annotations": { "prometheus.io/scrape": "true", "prometheus.io/port": "8081", "prometheus.io/path": "/metrics" },
+                },
                 "spec": {
                     "serviceAccountName": SERVICE_ACCOUNT,
                     "securityContext": { "runAsUser": 1000, "runAsNonRoot": true },
@@ -79,6 +82,8 @@ fn reconciler_deployment(ns: &str) -> Value {
                         "args": ["run"],
                         "env": [{ "name": "KUBELESS_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } }],
                         "resources": { "requests": { "cpu": "10m", "memory": "32Mi" }, "limits": { "memory": "128Mi" } },
+                        "ports": [{ "name": "metrics", "containerPort": 8081, "protocol": "TCP" }],
+                        "livenessProbe": { "httpGet": { "path": "/healthz", "port": 8081 }, "periodSeconds": 30 },
                     }],
                 },
             },

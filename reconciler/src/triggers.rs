@@ -74,7 +74,8 @@ fn log_outcome<E: std::fmt::Display>(kind: &str, outcome: Result<String, E>) {
     clippy::needless_pass_by_value,
     reason = "the signature Controller::run expects"
 )]
-fn retry_soon<K>(_: Arc<K>, error: &ReconcileError, _: Arc<Context>) -> Action {
+fn retry_soon<K>(_: Arc<K>, error: &ReconcileError, context: Arc<Context>) -> Action {
+    context.metrics.reconciled("Trigger", "error");
     tracing::warn!("retrying a trigger after an error: {error}");
     Action::requeue(Duration::from_secs(5))
 }
@@ -90,6 +91,7 @@ async fn target_function<K: kube::Resource>(
     let api: Api<Function> = Api::namespaced(context.client.clone(), &namespace);
     let found = api.get_opt(function).await?;
     if found.is_none() {
+        context.metrics.reconciled("Trigger", "waiting");
         let trigger = trigger.name_any();
         tracing::warn!(
             trigger,
@@ -142,10 +144,12 @@ async fn apply_planned(
     match planned {
         Ok(object) => {
             apply_object(&context.client, namespace, &object).await?;
+            context.metrics.reconciled("Trigger", "applied");
             Ok(Action::requeue(Duration::from_secs(300)))
         }
         Err(problem) => {
             tracing::warn!(trigger, "cannot apply the trigger: {problem}");
+            context.metrics.reconciled("Trigger", "invalid");
             Ok(Action::await_change())
         }
     }

@@ -132,6 +132,12 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
         Some(fnhost_reconciler::objects::HpaVersion::V2beta2),
         "1.20 serves autoscaling/v2beta2"
     );
+    let metrics = context.metrics.clone();
+    let observe = fnhost_reconciler::observe::bind("127.0.0.1:0".parse().expect("addr"))
+        .await
+        .expect("bind");
+    let observe_addr = observe.local_addr().expect("addr");
+    tokio::spawn(fnhost_reconciler::observe::serve(observe, metrics.clone()));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let reconciler = tokio::spawn(controller::run(context, async move {
         let _ = stopped.await;
@@ -258,6 +264,43 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
         ("False", "InvalidFunction")
     );
     assert!(message.contains("module_name.handler_name"), "{message}");
+    // `kubectl describe function broken` shows why.
+    let events: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("events.k8s.io", "v1", "Event"),
+            "events",
+        ),
+    );
+    let reasons = eventually("events for get-python and broken", || {
+        let events = events.clone();
+        async move {
+            let list = events.list(&Default::default()).await.ok()?;
+            let reasons: Vec<(String, String, String)> = list
+                .items
+                .iter()
+                .map(|e| {
+                    let text = |k: &str| e.data[k].as_str().unwrap_or_default().to_owned();
+                    (
+                        e.data["regarding"]["name"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned(),
+                        text("type"),
+                        text("reason"),
+                    )
+                })
+                .collect();
+            let has = |n: &str, t: &str, r: &str| {
+                reasons.contains(&(n.to_owned(), t.to_owned(), r.to_owned()))
+            };
+            (has("get-python", "Normal", "Applied") && has("broken", "Warning", "InvalidFunction"))
+                .then_some(reasons)
+        }
+    })
+    .await;
+    assert!(!reasons.is_empty());
     assert!(
         deployments.get("broken").await.is_err(),
         "no Deployment for a broken Function"
@@ -387,6 +430,28 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
         }
     })
     .await;
+
+    assert!(metrics.count("Function", "applied") >= 2, "applies counted");
+    assert!(
+        metrics.count("Function", "invalid") >= 1,
+        "invalid Functions counted"
+    );
+    assert!(
+        metrics.count("Function", "deleted") >= 1,
+        "deletions counted"
+    );
+    let get = fnhost_conformance::case::Request::get;
+    let exposition = fnhost_conformance::http::send(observe_addr, &get("/metrics"))
+        .expect("GET /metrics")
+        .text();
+    assert!(
+        exposition
+            .contains(r#"fnhost_reconciler_reconciles_total{kind="Function",outcome="applied"}"#),
+        "{exposition}"
+    );
+    let health =
+        fnhost_conformance::http::send(observe_addr, &get("/healthz")).expect("GET /healthz");
+    assert_eq!((health.status, health.text()), (200, "OK".to_owned()));
 
     let _ = stop.send(());
     let _ = tokio::time::timeout(Duration::from_secs(10), reconciler).await;

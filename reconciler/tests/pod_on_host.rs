@@ -202,15 +202,7 @@ fn run_pod(function: &Function, expected_init: &[&str]) -> (u16, String) {
     let addr = fnhost
         .wait_ready()
         .unwrap_or_else(|e| panic!("fnhost is not ready: {e}"));
-    let request = Request {
-        method: "GET".to_owned(),
-        path: "/".to_owned(),
-        headers: Vec::new(),
-        body: None,
-        body_size: None,
-        chunked: false,
-        pad_header: None,
-    };
+    let request = Request::get("/");
     let response = http::send(addr, &request).expect("GET /");
     (response.status, response.text())
 }
