@@ -41,10 +41,14 @@ pub struct Context {
     pub hpa_version: Option<HpaVersion>,
     /// The CronJob API the server offers, if any.
     pub cronjob_version: Option<crate::objects::CronJobVersion>,
+    /// The Prometheus Operator's ServiceMonitor version the server offers, if any.
+    pub service_monitor_version: Option<String>,
     /// Where Events go.
     pub events: crate::observe::Events,
     /// The reconciler's counters.
     pub metrics: Arc<crate::observe::Metrics>,
+    /// Retry delays per object.
+    pub backoff: crate::observe::Backoff,
 }
 
 /// A reconcile that failed and will be retried.
@@ -77,6 +81,22 @@ pub async fn discover_hpa_version(client: &Client) -> Result<Option<HpaVersion>,
     } else {
         None
     })
+}
+
+/// Finds the ServiceMonitor version the server offers (`monitoring.coreos.com`), if any.
+pub async fn discover_service_monitor_version(client: &Client) -> Option<String> {
+    let group = kube::discovery::group(client, "monitoring.coreos.com")
+        .await
+        .ok()?;
+    group
+        .versions()
+        .find(|v| {
+            group
+                .versioned_resources(v)
+                .iter()
+                .any(|(ar, _)| ar.kind == "ServiceMonitor")
+        })
+        .map(str::to_owned)
 }
 
 /// Runs the Function loop and the trigger loops until `shutdown` resolves.
@@ -116,8 +136,20 @@ async fn run_functions(
 )]
 fn error_policy(function: Arc<Function>, error: &ReconcileError, context: Arc<Context>) -> Action {
     context.metrics.reconciled("Function", "error");
-    tracing::warn!(function = %function.name_any(), "retrying after an error: {error}");
-    Action::requeue(Duration::from_secs(5))
+    let delay = context
+        .backoff
+        .failed(&backoff_key("Function", function.as_ref()));
+    tracing::warn!(function = %function.name_any(), "retrying in {delay:?} after an error: {error}");
+    Action::requeue(delay)
+}
+
+/// The backoff key of an object: `kind/namespace/name`.
+pub(crate) fn backoff_key<K: Resource>(kind: &str, object: &K) -> String {
+    format!(
+        "{kind}/{}/{}",
+        object.namespace().unwrap_or_default(),
+        object.name_any()
+    )
 }
 
 async fn reconcile(
@@ -128,7 +160,13 @@ async fn reconcile(
     let api: Api<Function> = Api::namespaced(context.client.clone(), &namespace);
     finalizer::finalizer(&api, FINALIZER, function, |event| async {
         match event {
-            FinalizerEvent::Apply(function) => apply(&function, &context).await,
+            FinalizerEvent::Apply(function) => {
+                let action = apply(&function, &context).await?;
+                context
+                    .backoff
+                    .succeeded(&backoff_key("Function", function.as_ref()));
+                Ok(action)
+            }
             FinalizerEvent::Cleanup(function) => cleanup(&function, &context).await,
         }
     })
@@ -172,6 +210,11 @@ fn plan(function: &Function, context: &Context) -> Result<(Vec<Value>, bool), Pl
         }
         None => false,
     };
+    if let Some(version) = &context.service_monitor_version
+        && objects::wants_call_rate(&owner)
+    {
+        out.push(objects::service_monitor(&owner, version));
+    }
     Ok((out, wants_hpa))
 }
 
@@ -210,6 +253,17 @@ async fn apply(function: &Function, context: &Context) -> Result<Action, Reconci
         )
         .await?;
     }
+    let wants_monitor = objects.iter().any(|o| o["kind"] == "ServiceMonitor");
+    if let Some(ar) = service_monitor_resource(context).filter(|_| !wants_monitor) {
+        delete_if_present(&context.client, &namespace, &ar, &function.name_any()).await?;
+    }
+    if context.service_monitor_version.is_none() && objects::wants_call_rate(&Owner::new(function))
+    {
+        tracing::warn!(
+            function = %function.name_any(),
+            "autoscaling on function_calls needs Prometheus to scrape the function, but the cluster has no ServiceMonitor API"
+        );
+    }
     let kinds: Vec<&str> = objects.iter().filter_map(|o| o["kind"].as_str()).collect();
     let message = format!("applied {}", kinds.join(", "));
     let was_ready = function.status.as_ref().is_some_and(|s| {
@@ -242,6 +296,7 @@ async fn cleanup(function: &Function, context: &Context) -> Result<Action, Recon
     if let Some(version) = context.hpa_version {
         resources.push(hpa_resource(version));
     }
+    resources.extend(service_monitor_resource(context));
     for ar in &resources {
         delete_if_present(&context.client, &namespace, ar, &name).await?;
     }
@@ -264,6 +319,16 @@ fn hpa_resource(version: HpaVersion) -> ApiResource {
     )
 }
 
+fn service_monitor_resource(context: &Context) -> Option<ApiResource> {
+    let version = context.service_monitor_version.as_deref()?;
+    Some(resource(
+        "monitoring.coreos.com",
+        version,
+        "ServiceMonitor",
+        "servicemonitors",
+    ))
+}
+
 fn resource_of(object: &Value) -> Option<ApiResource> {
     let (api_version, kind) = (object["apiVersion"].as_str()?, object["kind"].as_str()?);
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
@@ -273,6 +338,7 @@ fn resource_of(object: &Value) -> Option<ApiResource> {
         "Deployment" => "deployments",
         "HorizontalPodAutoscaler" => "horizontalpodautoscalers",
         "CronJob" => "cronjobs",
+        "ServiceMonitor" => "servicemonitors",
         "Ingress" => "ingresses",
         _ => return None,
     };

@@ -91,7 +91,10 @@ pub async fn context(
         config: settings.config,
         hpa_version,
         cronjob_version,
+        service_monitor_version: controller::discover_service_monitor_version(&client_for_events)
+            .await,
         events: observe::Events::new(client_for_events),
         metrics: std::sync::Arc::new(observe::Metrics::new()?),
+        backoff: observe::Backoff::default(),
     })
 }

@@ -32,6 +32,7 @@ pub fn cluster_role() -> Value {
             { "apiGroups": ["autoscaling"], "resources": ["horizontalpodautoscalers"], "verbs": OWN },
             { "apiGroups": ["batch"], "resources": ["cronjobs"], "verbs": OWN },
             { "apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "verbs": OWN },
+            { "apiGroups": ["monitoring.coreos.com"], "resources": ["servicemonitors"], "verbs": OWN },
             { "apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create", "patch"] },
         ],
     })

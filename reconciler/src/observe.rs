@@ -171,3 +171,61 @@ mod tests {
         assert_eq!(m.count("Function", "applied"), 2);
     }
 }
+
+/// Per-object retry delays: 5 s after the first failure, doubling up to 5 minutes, forgotten
+/// after a success.
+#[derive(Default)]
+pub struct Backoff {
+    failures: std::sync::Mutex<std::collections::HashMap<String, u32>>,
+}
+
+impl Backoff {
+    /// The first delay.
+    pub const FIRST: std::time::Duration = std::time::Duration::from_secs(5);
+    /// The longest delay.
+    pub const MAX: std::time::Duration = std::time::Duration::from_secs(300);
+
+    /// Records a failure of `key` and returns how long to wait before the next attempt.
+    pub fn failed(&self, key: &str) -> std::time::Duration {
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = failures.entry(key.to_owned()).or_insert(0);
+        let delay = Self::FIRST
+            .saturating_mul(2u32.saturating_pow(*count))
+            .min(Self::MAX);
+        *count = count.saturating_add(1);
+        delay
+    }
+
+    /// Forgets the failures of the trigger `namespace/name` (see `controller::backoff_key`).
+    pub fn forget_trigger(&self, namespace: &str, name: &str) {
+        self.succeeded(&format!("Trigger/{namespace}/{name}"));
+    }
+
+    /// Forgets the failures of `key`.
+    pub fn succeeded(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(key);
+    }
+}
+
+#[cfg(test)]
+mod backoff_tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn delays_double_up_to_the_cap_and_reset_on_success() {
+        let b = Backoff::default();
+        let delays: Vec<Duration> = (0..9).map(|_| b.failed("ns/f")).collect();
+        assert_eq!(delays[..4], [5, 10, 20, 40].map(Duration::from_secs));
+        assert_eq!(delays[8], Backoff::MAX);
+        assert_eq!(b.failed("ns/other"), Backoff::FIRST, "per object");
+        b.succeeded("ns/f");
+        assert_eq!(b.failed("ns/f"), Backoff::FIRST);
+    }
+}

@@ -12,7 +12,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use crate::controller::{Context, ReconcileError, apply_object};
+use crate::controller::{Context, ReconcileError, apply_object, backoff_key};
 use crate::crd::{CronJobTrigger, Function, HTTPTrigger};
 use crate::objects::{self, CronJobVersion};
 
@@ -74,10 +74,17 @@ fn log_outcome<E: std::fmt::Display>(kind: &str, outcome: Result<String, E>) {
     clippy::needless_pass_by_value,
     reason = "the signature Controller::run expects"
 )]
-fn retry_soon<K>(_: Arc<K>, error: &ReconcileError, context: Arc<Context>) -> Action {
+fn retry_soon<K: kube::Resource>(
+    trigger: Arc<K>,
+    error: &ReconcileError,
+    context: Arc<Context>,
+) -> Action {
     context.metrics.reconciled("Trigger", "error");
-    tracing::warn!("retrying a trigger after an error: {error}");
-    Action::requeue(Duration::from_secs(5))
+    let delay = context
+        .backoff
+        .failed(&backoff_key("Trigger", trigger.as_ref()));
+    tracing::warn!(trigger = %trigger.name_any(), "retrying in {delay:?} after an error: {error}");
+    Action::requeue(delay)
 }
 
 /// The trigger's namespace and the function it points at; `None` (logged) when the function
@@ -145,6 +152,7 @@ async fn apply_planned(
         Ok(object) => {
             apply_object(&context.client, namespace, &object).await?;
             context.metrics.reconciled("Trigger", "applied");
+            context.backoff.forget_trigger(namespace, trigger);
             Ok(Action::requeue(Duration::from_secs(300)))
         }
         Err(problem) => {

@@ -23,6 +23,37 @@ use kube::core::{ApiResource, GroupVersionKind};
 use serde_json::{Value, json};
 use support::{ControlPlane, eventually, eventually_get, install, reconciler_client};
 
+/// The Prometheus Operator's ServiceMonitor CRD, reduced to what the API server needs to serve
+/// the kind (the real one carries a full schema).
+async fn install_service_monitor_crd(client: &kube::Client) {
+    let crd = json!({
+        "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+        "metadata": {"name": "servicemonitors.monitoring.coreos.com"},
+        "spec": {"group": "monitoring.coreos.com", "scope": "Namespaced",
+            "names": {"kind": "ServiceMonitor", "plural": "servicemonitors", "singular": "servicemonitor"},
+            "versions": [{"name": "v1", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object", "x-kubernetes-preserve-unknown-fields": true}}}]}
+    });
+    support::apply(client, &crd).await;
+    let crds: Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = Api::all(client.clone());
+    eventually("the ServiceMonitor CRD established", || {
+        let crds = crds.clone();
+        async move {
+            let conditions = crds
+                .get("servicemonitors.monitoring.coreos.com")
+                .await
+                .ok()?
+                .status?
+                .conditions?;
+            conditions
+                .iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+                .then_some(())
+        }
+    })
+    .await;
+}
+
 fn kubeless_resource(kind: &str, plural: &str) -> ApiResource {
     ApiResource::from_gvk_with_plural(
         &GroupVersionKind::gvk("kubeless.io", "v1beta1", kind),
@@ -116,6 +147,7 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
         .await
         .expect("client");
     install(&client).await;
+    install_service_monitor_crd(&client).await;
     let as_reconciler = reconciler_client(&plane.kubeconfig).await;
     // The impersonation is real and the role is narrow: no access to Secrets.
     let secrets: Api<k8s_openapi::api::core::v1::Secret> =
@@ -310,7 +342,10 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
     let hpa = json!({"horizontalPodAutoscaler": {"metadata": {"name": "get-python-hpa"}, "spec": {
         "scaleTargetRef": {"apiVersion": "apps/v1beta1", "kind": "Deployment", "name": "get-python-hpa"},
         "minReplicas": 1, "maxReplicas": 3,
-        "metrics": [{"type": "Resource", "resource": {"name": "cpu", "targetAverageUtilization": 70}}]}}});
+        "metrics": [
+            {"type": "Resource", "resource": {"name": "cpu", "targetAverageUtilization": 70}},
+            {"type": "Object", "object": {"metricName": "function_calls",
+                "target": {"kind": "Service", "name": "get-python-hpa"}, "targetValue": "10"}}]}}});
     create(
         &functions,
         &cli_function("get-python-hpa", "helloget.foo", source, &hpa),
@@ -323,9 +358,39 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
     let hpas: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &hpa_resource);
     let hpa = eventually_get(&hpas, "get-python-hpa").await;
     assert_eq!(hpa.data["spec"]["maxReplicas"], 3);
+    // The API server may reorder metrics (it stores HPAs as autoscaling/v1): look them up by type.
+    let hpa_metrics = hpa.data["spec"]["metrics"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let of_type = |t: &str| {
+        hpa_metrics
+            .iter()
+            .find(|m| m["type"] == t)
+            .cloned()
+            .unwrap_or_default()
+    };
     assert_eq!(
-        hpa.data["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        of_type("Resource")["resource"]["target"]["averageUtilization"],
         70
+    );
+    assert_eq!(
+        of_type("Object")["object"]["metric"]["name"],
+        "function_calls"
+    );
+    // qps autoscaling needs Prometheus to scrape the function: a ServiceMonitor, as upstream.
+    let monitors: Api<DynamicObject> = Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("monitoring.coreos.com", "v1", "ServiceMonitor"),
+            "servicemonitors",
+        ),
+    );
+    let monitor = eventually_get(&monitors, "get-python-hpa").await;
+    assert_eq!(
+        monitor.data["spec"]["endpoints"][0]["port"],
+        "http-function-port"
     );
 
     // `kubeless trigger cronjob create` and `kubeless trigger http create`.

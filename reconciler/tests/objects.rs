@@ -409,3 +409,29 @@ fn the_reconciler_image_matches_the_install_manifest() {
     .expect("install.yaml");
     assert!(install.contains(&format!("image: {}", fnhost_reconciler::manifests::IMAGE)));
 }
+
+/// `kubeless autoscale create --metric qps` needs Prometheus to scrape the function.
+#[test]
+fn call_rate_autoscaling_asks_for_a_service_monitor() {
+    let mut spec = helloget();
+    spec.horizontal_pod_autoscaler = Some(
+        json!({"spec": {"scaleTargetRef": {"name": "get-python"}, "maxReplicas": 3,
+        "metrics": [{"type": "Object", "object": {"metricName": "function_calls", "target": {"kind": "Service", "name": "get-python"}, "targetValue": "10"}}]}}),
+    );
+    let f = function("get-python", spec);
+    let owner = Owner::new(&f);
+    assert!(objects::wants_call_rate(&owner));
+    let monitor = objects::service_monitor(&owner, "v1");
+    assert_eq!(monitor["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(monitor["metadata"]["labels"]["service-monitor"], "function");
+    assert_eq!(
+        monitor["spec"]["selector"]["matchLabels"],
+        json!({"function": "get-python"})
+    );
+    assert_eq!(
+        monitor["spec"]["endpoints"][0]["port"],
+        "http-function-port"
+    );
+    let plain = function("plain", helloget());
+    assert!(!objects::wants_call_rate(&Owner::new(&plain)));
+}

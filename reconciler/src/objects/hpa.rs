@@ -140,3 +140,36 @@ fn convert_metric(metric: &Value, function: &str) -> Result<Value, PlanError> {
         ))),
     }
 }
+
+/// `true` when the Function autoscales on the `function_calls` object metric (upstream's
+/// `kubeless autoscale --metric qps`), which needs Prometheus to scrape the function.
+pub fn wants_call_rate(owner: &Owner<'_>) -> bool {
+    let metrics = owner
+        .function
+        .spec
+        .horizontal_pod_autoscaler
+        .as_ref()
+        .and_then(|hpa| hpa.pointer("/spec/metrics"))
+        .and_then(Value::as_array);
+    metrics.into_iter().flatten().any(|m| {
+        m["type"] == "Object"
+            && (m.pointer("/object/metricName") == Some(&json!("function_calls"))
+                || m.pointer("/object/metric/name") == Some(&json!("function_calls")))
+    })
+}
+
+/// ServiceMonitor `<name>` (Prometheus Operator, `monitoring.coreos.com/<version>`) scraping
+/// the function's `http-function-port`, as upstream created for qps autoscaling.
+pub fn service_monitor(owner: &Owner<'_>, version: &str) -> Value {
+    let mut metadata = owner.child_metadata(&owner.name);
+    metadata["labels"]["service-monitor"] = json!("function");
+    json!({
+        "apiVersion": format!("monitoring.coreos.com/{version}"),
+        "kind": "ServiceMonitor",
+        "metadata": metadata,
+        "spec": {
+            "selector": { "matchLabels": { "function": owner.name } },
+            "endpoints": [{ "port": "http-function-port", "path": "/metrics" }],
+        },
+    })
+}

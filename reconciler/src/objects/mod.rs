@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 pub use deployment::deployment;
-pub use hpa::{HpaVersion, horizontal_pod_autoscaler};
+pub use hpa::{HpaVersion, horizontal_pod_autoscaler, service_monitor, wants_call_rate};
 pub use service::{config_map, service, target_port};
 pub use triggers::{CronJobVersion, cron_curl, cron_job, ingress, service_port};
 
