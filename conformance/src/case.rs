@@ -28,6 +28,10 @@ pub struct Case {
     pub description: String,
     /// The fixture folder name, looked up per runtime.
     pub fixture: String,
+    /// The runtimes the case is about (e.g. `["python"]` for Python's own API); absent means
+    /// every runtime. For the others the case is listed as ignored, not run.
+    #[serde(default)]
+    pub runtimes: Option<Vec<String>>,
     /// How fnhost is started.
     #[serde(default)]
     pub mode: StartMode,

@@ -4,6 +4,7 @@
 //! handler = "helloget.foo"     # module.function, as `kubeless function deploy --handler`
 //! runtime = "python3.11"       # FUNC_RUNTIME
 //! deps = "requirements.txt"    # optional dependency file (installed by `fnhost run --deps`)
+//! build = "cc -shared ..."      # optional build command, run in the function folder
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -21,6 +22,12 @@ pub struct Fixture {
     /// Dependency file in the fixture folder.
     #[serde(default)]
     pub deps: Option<String>,
+    /// A shell command run in the copied function folder before fnhost starts (the
+    /// runtime's compile step, e.g. `cc` for native functions). `$FNHOST_NATIVE_INCLUDE`
+    /// names the folder of `fnhost_native.h`, `$FNHOST_FIXTURES` the fixtures folder (for
+    /// sources several fixtures share).
+    #[serde(default)]
+    pub build: Option<String>,
     /// The folder it was read from.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -52,6 +59,30 @@ impl Fixture {
         self.handler
             .split_once('.')
             .ok_or_else(|| format!("fixture handler {:?} must be module.function", self.handler))
+    }
+
+    /// Runs the fixture's build command (if any) in `dir`.
+    pub fn build_in(&self, dir: &Path) -> Result<(), String> {
+        let Some(command) = &self.build else {
+            return Ok(());
+        };
+        let include = crate::root().join("../loaders/native/include");
+        let output = std::process::Command::new("sh")
+            .args(["-c", command])
+            .current_dir(dir)
+            .env("FNHOST_NATIVE_INCLUDE", include)
+            .env("FNHOST_FIXTURES", crate::root().join("fixtures"))
+            .output()
+            .map_err(|e| format!("cannot run the build command: {e}"))?;
+        if output.status.success() {
+            return Ok(());
+        }
+        Err(format!(
+            "fixture build `{command}` failed ({}):\n{}{}",
+            output.status,
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ))
     }
 
     /// Copies the fixture's files (not `fixture.toml`) into `dest`, as the `prepare` init

@@ -28,6 +28,7 @@ pub fn run_case(case: &Case, fixture: &Fixture, suite: &Suite) -> Result<(), Str
     let workdir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
     let fn_dir = workdir.path().join("kubeless");
     fixture.copy_into(&fn_dir)?;
+    fixture.build_in(&fn_dir)?;
     let attempts = if case.random_port { 3 } else { 1 };
     let mut last_error = String::new();
     for _ in 0..attempts {

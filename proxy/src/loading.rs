@@ -135,6 +135,8 @@ fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
     match &runtime.language {
         #[cfg(feature = "python")]
         Language::Python => Ok(Box::new(fnhost_loader_python::PythonLoader)),
+        #[cfg(feature = "native")]
+        Language::Native => Ok(Box::new(fnhost_loader_native::NativeLoader)),
         other => Err(PrepareError::Runtime(format!(
             "runtime {} ({}) is not supported by this build of fnhost",
             runtime.id(),

@@ -11,6 +11,8 @@
 pub enum Language {
     /// CPython, served by the embedded Python loader.
     Python,
+    /// Shared objects with fnhost's native C ABI, served by the native loader.
+    Native,
     /// A language id this build of fnhost has no loader for (kept so that a
     /// `kubeless-config` with other runtimes still round-trips).
     Other(String),
@@ -21,6 +23,7 @@ impl Language {
     pub fn id(&self) -> &str {
         match self {
             Language::Python => "python",
+            Language::Native => "native",
             Language::Other(id) => id,
         }
     }
@@ -29,6 +32,7 @@ impl Language {
     pub fn from_id(id: &str) -> Self {
         match id {
             "python" => Language::Python,
+            "native" => Language::Native,
             other => Language::Other(other.to_owned()),
         }
     }
@@ -97,7 +101,11 @@ impl Catalogue {
     /// The catalogue built into this version of fnhost.
     pub fn builtin() -> Self {
         Catalogue {
-            runtimes: PYTHON_VERSIONS.iter().map(|v| python_runtime(v)).collect(),
+            runtimes: PYTHON_VERSIONS
+                .iter()
+                .map(|v| python_runtime(v))
+                .chain(std::iter::once(native_runtime()))
+                .collect(),
         }
     }
 
@@ -165,6 +173,26 @@ fn python_runtime(version: &str) -> Runtime {
         }),
         compile: None,
         image,
+    }
+}
+
+/// The native ABI version the `native` runtime speaks (`native1`).
+pub const NATIVE_ABI_VERSION: &str = "1";
+
+/// Shared objects built against `loaders/native/include/fnhost_native.h`: no dependency file
+/// and no build phase (the `.so` is built by the user's own toolchain), suffix `.so`.
+fn native_runtime() -> Runtime {
+    let id = format!("native{NATIVE_ABI_VERSION}");
+    Runtime {
+        language: Language::Native,
+        version: NATIVE_ABI_VERSION.to_owned(),
+        version_name: id.clone(),
+        dep_file: String::new(),
+        suffix: ".so".to_owned(),
+        image: image_for(&id),
+        runtime_env: Vec::new(),
+        install: None,
+        compile: None,
     }
 }
 

@@ -23,6 +23,7 @@ pub fn dockerfile_path(runtime: &Runtime) -> String {
 pub fn dockerfile(runtime: &Runtime) -> Option<String> {
     match runtime.language {
         Language::Python => Some(python_dockerfile(runtime)),
+        Language::Native => Some(native_dockerfile(runtime)),
         Language::Other(_) => None,
     }
 }
@@ -63,10 +64,38 @@ CMD ["fnhost"]
     )
 }
 
+fn native_dockerfile(runtime: &Runtime) -> String {
+    format!(
+        r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
+# fnhost runtime image for {id} ({image}): functions are shared objects built against
+# loaders/native/include/fnhost_native.h (copied to /usr/local/include for derived images).
+# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
+
+FROM rust:{RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features native \
+ && cp target/release/fnhost /usr/local/bin/fnhost
+
+FROM debian:bookworm-slim
+COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
+COPY loaders/native/include/fnhost_native.h /usr/local/include/fnhost_native.h
+ENV KUBELESS_INSTALL_VOLUME=/kubeless \
+    FUNC_PORT=8080
+USER 1000
+WORKDIR /kubeless
+EXPOSE 8080
+CMD ["fnhost"]
+"#,
+        id = runtime.id(),
+        image = runtime.image,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalogue::Catalogue;
+    use crate::catalogue::{Catalogue, Language};
 
     fn repository_root() -> std::path::PathBuf {
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -98,7 +127,7 @@ mod tests {
 
     /// What every runtime image must be, read off the Dockerfile text.
     #[test]
-    fn images_run_fnhost_as_user_1000_on_the_catalogue_interpreter() {
+    fn images_run_fnhost_as_user_1000_with_only_their_loader() {
         for runtime in Catalogue::builtin().runtimes() {
             let Some(text) = dockerfile(runtime) else {
                 continue;
@@ -112,14 +141,27 @@ mod tests {
                 .expect("USER");
             assert_eq!(last_user, "USER 1000");
             assert_eq!(text.lines().last(), Some(r#"CMD ["fnhost"]"#));
+            let loader = runtime.language.id();
+            assert!(
+                text.contains(&format!("--no-default-features --features {loader}")),
+                "only this runtime's loader"
+            );
+        }
+    }
+
+    /// Python images embed their own interpreter and also serve the install phase.
+    #[test]
+    fn python_images_embed_the_catalogue_interpreter() {
+        for runtime in Catalogue::builtin()
+            .runtimes()
+            .iter()
+            .filter(|r| r.language == Language::Python)
+        {
+            let text = dockerfile(runtime).expect("a Dockerfile");
             assert!(text.contains(&format!(
                 "PYO3_PYTHON=/usr/local/bin/python{}",
                 runtime.version
             )));
-            assert!(
-                text.contains("--no-default-features --features python"),
-                "only this runtime's loader"
-            );
             let install = runtime.install.as_ref().expect("install phase");
             assert_eq!(
                 install.image, runtime.image,

@@ -75,6 +75,27 @@ fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
 }
 
 impl Invocation {
+    /// An HTTP/1.1 call with the event metadata read from `headers`, no peer address, and
+    /// the deadline `timeout` from now (for loaders' own tests and tools).
+    pub fn new(
+        method: Method,
+        uri: Uri,
+        headers: HeaderMap,
+        body: Bytes,
+        timeout: std::time::Duration,
+    ) -> Self {
+        Invocation {
+            method,
+            uri,
+            version: http::Version::HTTP_11,
+            event: EventMeta::from_headers(&headers),
+            headers,
+            body,
+            remote_addr: None,
+            deadline: Instant::now() + timeout,
+        }
+    }
+
     /// The path without the query string.
     pub fn path(&self) -> &str {
         self.uri.path()

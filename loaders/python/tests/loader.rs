@@ -8,14 +8,12 @@
 )]
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
-use fnhost_loader_api::{
-    EventMeta, Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader,
-};
+use fnhost_loader_api::{Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader};
 use fnhost_loader_python::PythonLoader;
-use http::{HeaderMap, HeaderValue, Method, Uri, Version};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 
 fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionSpec {
     FunctionSpec {
@@ -55,17 +53,13 @@ fn call(
         headers.insert(http::header::CONTENT_TYPE, HeaderValue::from_static(ct));
     }
     headers.insert("event-id", HeaderValue::from_static("id-1"));
-    let event = EventMeta::from_headers(&headers);
-    Invocation {
+    Invocation::new(
         method,
-        uri: Uri::from_static("/some/path?x=1"),
-        version: Version::HTTP_11,
+        Uri::from_static("/some/path?x=1"),
         headers,
-        body: Bytes::from_static(body.as_bytes()),
-        event,
-        remote_addr: None,
-        deadline: Instant::now() + timeout,
-    }
+        Bytes::from_static(body.as_bytes()),
+        timeout,
+    )
 }
 
 fn runtime() -> tokio::runtime::Runtime {

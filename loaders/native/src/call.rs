@@ -1,0 +1,94 @@
+//! One call: the request and context as the ABI's `fnhost_request`, and the built answer as a
+//! [`Response`].
+
+use bytes::Bytes;
+use fnhost_loader_api::{Invocation, InvokeError, Response};
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::abi::{self, Built, HandlerFn, RawHeader, RawRequest, RawStr};
+
+/// The context every call of a function shares.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// `module.handler`.
+    pub function_name: String,
+    /// Runtime id.
+    pub runtime: String,
+    /// Memory limit.
+    pub memory_limit: String,
+    /// Timeout in seconds.
+    pub timeout_seconds: f64,
+}
+
+/// Calls `handler` for `invocation`.
+pub fn run(
+    handler: HandlerFn,
+    invocation: &Invocation,
+    context: &Context,
+) -> Result<Response, InvokeError> {
+    let headers: Vec<RawHeader<'_>> = invocation
+        .headers
+        .iter()
+        .map(|(name, value)| RawHeader {
+            name: RawStr::new(name.as_str().as_bytes()),
+            value: RawStr::new(value.as_bytes()),
+        })
+        .collect();
+    let meta = &invocation.event;
+    let (event_id, event_type, event_time, event_namespace) = (
+        text(&meta.id),
+        text(&meta.event_type),
+        text(&meta.time),
+        text(&meta.namespace),
+    );
+    let request = RawRequest {
+        method: RawStr::new(invocation.method.as_str().as_bytes()),
+        path: RawStr::new(invocation.uri.path().as_bytes()),
+        query: RawStr::new(invocation.uri.query().unwrap_or("").as_bytes()),
+        headers: headers.as_ptr(),
+        headers_len: headers.len(),
+        body: RawStr::new(&invocation.body),
+        event_id: RawStr::new(event_id),
+        event_type: RawStr::new(event_type),
+        event_time: RawStr::new(event_time),
+        event_namespace: RawStr::new(event_namespace),
+        function_name: RawStr::new(context.function_name.as_bytes()),
+        runtime: RawStr::new(context.runtime.as_bytes()),
+        memory_limit: RawStr::new(context.memory_limit.as_bytes()),
+        timeout_seconds: context.timeout_seconds,
+    };
+    let (code, built) = abi::call(handler, &request);
+    if code != 0 {
+        let detail = built
+            .error
+            .unwrap_or_else(|| "no message (host->set_error was not called)".to_owned());
+        return Err(InvokeError::FunctionFailed(format!(
+            "{} returned {code}: {detail}",
+            context.function_name
+        )));
+    }
+    response(built)
+}
+
+fn text(value: &Option<String>) -> &[u8] {
+    value.as_deref().unwrap_or("").as_bytes()
+}
+
+fn response(built: Built) -> Result<Response, InvokeError> {
+    let status = StatusCode::from_u16(built.status.unwrap_or(200))
+        .map_err(|_| InvokeError::BadReturn(format!("invalid status code {:?}", built.status)))?;
+    let mut response = Response::ok(Bytes::from(built.body));
+    response.status = status;
+    for (name, value) in built.headers {
+        let name = HeaderName::from_bytes(&name).map_err(|_| {
+            InvokeError::BadReturn(format!(
+                "invalid header name {:?}",
+                String::from_utf8_lossy(&name)
+            ))
+        })?;
+        let value = HeaderValue::from_bytes(&value)
+            .map_err(|_| InvokeError::BadReturn(format!("invalid value for header {name}")))?;
+        response.headers.append(name, value);
+    }
+    Ok(response)
+}

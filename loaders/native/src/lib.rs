@@ -1,0 +1,134 @@
+//! The native loader: functions as shared objects with fnhost's C ABI
+//! (`include/fnhost_native.h`, documented in `docs/native-abi.md`), called in-process on a
+//! pool of threads. The fastest path fnhost has: no interpreter, no serialisation; the
+//! request is lent to the function and the response copied out through callbacks.
+//!
+//! # Layout
+//!
+//! - [`abi`]: the `#[repr(C)]` mirror of the header and the response callbacks.
+//! - [`library`]: opening the `.so`, checking the ABI version, `fnhost_init`, the handler.
+//! - [`call`]: one call, from [`Invocation`] to [`Response`].
+//! - [`pool`]: the calling threads, and what happens to a call past its deadline.
+
+pub mod abi;
+pub mod call;
+pub mod library;
+pub mod pool;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use fnhost_loader_api::{
+    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError, Loader,
+};
+use tokio::sync::oneshot;
+
+use crate::call::Context;
+use crate::pool::{Job, JobState, Pool};
+
+/// Loads native functions.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NativeLoader;
+
+impl Loader for NativeLoader {
+    fn name(&self) -> &'static str {
+        "native"
+    }
+
+    fn load(&self, spec: &FunctionSpec) -> Result<Box<dyn Function>, LoadError> {
+        let loaded = library::open(spec)?;
+        let context = Context {
+            function_name: format!("{}.{}", spec.module, spec.handler),
+            runtime: spec.runtime.clone(),
+            memory_limit: spec.memory_limit.clone(),
+            timeout_seconds: spec.timeout.as_secs_f64(),
+        };
+        let threads = spec.concurrency.max(1);
+        let pool = Pool::start(&loaded, context, threads).map_err(|e| LoadError::Engine {
+            engine: "native",
+            detail: format!("cannot start threads: {e}"),
+        })?;
+        Ok(Box::new(NativeFunction {
+            pool,
+            threads,
+            timeout: spec.timeout,
+            path: library::library_path(spec),
+        }))
+    }
+}
+
+/// A loaded native function.
+pub struct NativeFunction {
+    pool: Arc<Pool>,
+    threads: usize,
+    timeout: std::time::Duration,
+    path: std::path::PathBuf,
+}
+
+impl Function for NativeFunction {
+    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+        let pool = self.pool.clone();
+        let deadline = invocation.deadline;
+        let (reply, answer) = oneshot::channel();
+        let state = Arc::new(JobState::default());
+        let timeout = self.timeout;
+        let job = Job {
+            invocation,
+            reply,
+            state: state.clone(),
+        };
+        Box::pin(async move {
+            if !pool.submit(job) {
+                return Err(InvokeError::Unavailable(
+                    "the native thread pool stopped".to_owned(),
+                ));
+            }
+            wait(answer, deadline, timeout, &pool, &state).await
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "native ABI v{} ({}), {} threads",
+            abi::ABI_VERSION,
+            self.path.display(),
+            self.threads
+        )
+    }
+
+    fn healthy(&self) -> bool {
+        self.pool
+            .abandoned
+            .load(std::sync::atomic::Ordering::Relaxed)
+            <= self.threads
+    }
+
+    fn stats(&self) -> EngineStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        EngineStats {
+            queued: self.pool.queued.load(Relaxed),
+            running: self.pool.running.load(Relaxed),
+            abandoned: self.pool.abandoned.load(Relaxed),
+        }
+    }
+}
+
+fn wait(
+    answer: oneshot::Receiver<Result<fnhost_loader_api::Response, InvokeError>>,
+    deadline: std::time::Instant,
+    timeout: std::time::Duration,
+    pool: &Arc<Pool>,
+    state: &Arc<JobState>,
+) -> impl Future<Output = Result<fnhost_loader_api::Response, InvokeError>> {
+    let (pool, state) = (pool.clone(), state.clone());
+    async move {
+        tokio::select! {
+            biased;
+            outcome = answer => outcome.unwrap_or_else(|_| Err(InvokeError::Unavailable("the native call was dropped".to_owned()))),
+            () = tokio::time::sleep_until(deadline.into()) => {
+                pool.give_up(&state);
+                Err(InvokeError::Timeout(timeout))
+            }
+        }
+    }
+}
