@@ -33,6 +33,8 @@ echo "bench: building fnhost and the baseline ($profile)" >&2
 cargo build --quiet --locked --profile "$profile" -p fnhost-proxy -p fnhost-benches
 
 bin="$CARGO_TARGET_DIR/$outdir"
+# The native hello world, outside the clone's tracked files (benches/functions/*.so is ignored).
+cc -shared -fPIC -O2 -Wall -Werror -I loaders/native/include -o benches/functions/libhello.so benches/functions/native_hello.c
 run() {
     "$bin/fnhost-load" --fnhost "$bin/fnhost" --baseline "$bin/hyper-baseline" \
         --functions "$PWD/benches/functions" --granian "$venv/bin/granian" "${defaults[@]}" "$@"

@@ -28,6 +28,15 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
     }
 }
 
+/// How every runtime stage ends: the pod's defaults, user 1000, `CMD ["fnhost"]`.
+const RUNTIME_STAGE_TAIL: &str = "    KUBELESS_INSTALL_VOLUME=/kubeless \\
+    FUNC_PORT=8080
+USER 1000
+WORKDIR /kubeless
+EXPOSE 8080
+CMD [\"fnhost\"]
+";
+
 fn python_dockerfile(runtime: &Runtime) -> String {
     let v = &runtime.version;
     let base = format!("python:{v}-slim-bookworm");
@@ -52,15 +61,10 @@ RUN cargo build --release --locked -p fnhost-proxy --no-default-features --featu
 FROM {base}
 COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
 ENV PYTHONUNBUFFERED=1 \
-    KUBELESS_INSTALL_VOLUME=/kubeless \
-    FUNC_PORT=8080
-USER 1000
-WORKDIR /kubeless
-EXPOSE 8080
-CMD ["fnhost"]
-"#,
+{tail}"#,
         id = runtime.id(),
         image = runtime.image,
+        tail = RUNTIME_STAGE_TAIL,
     )
 }
 
@@ -80,15 +84,10 @@ RUN cargo build --release --locked -p fnhost-proxy --no-default-features --featu
 FROM debian:bookworm-slim
 COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
 COPY loaders/native/include/fnhost_native.h /usr/local/include/fnhost_native.h
-ENV KUBELESS_INSTALL_VOLUME=/kubeless \
-    FUNC_PORT=8080
-USER 1000
-WORKDIR /kubeless
-EXPOSE 8080
-CMD ["fnhost"]
-"#,
+ENV {tail}"#,
         id = runtime.id(),
         image = runtime.image,
+        tail = RUNTIME_STAGE_TAIL.trim_start(),
     )
 }
 

@@ -91,6 +91,7 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         let mut env = BTreeMap::from([
             ("MOD_NAME".to_owned(), "hello".to_owned()),
             ("FUNC_HANDLER".to_owned(), "foo".to_owned()),
+            ("FUNC_RUNTIME".to_owned(), "python3.11".to_owned()),
             ("FUNC_PORT".to_owned(), "{port}".to_owned()),
             ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
             (
@@ -126,6 +127,11 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             "fnhost",
             "fnhost, Python hello.foo, metrics and access log on (the default)",
             &[],
+        ),
+        fnhost(
+            "fnhost-native",
+            "fnhost, native hello (C, benches/functions/native_hello.c), metrics and access log on",
+            &[("MOD_NAME", "libhello"), ("FUNC_RUNTIME", "native1")],
         ),
         fnhost(
             "fnhost-quiet",
