@@ -205,3 +205,46 @@ fn load_errors_name_module_and_handler() {
         .expect("old ABI");
     assert!(err.to_string().contains("native ABI 99"), "{err}");
 }
+
+/// The Rust example (`examples/rust/hello.rs`) builds with plain `rustc` and serves.
+#[test]
+fn a_rust_cdylib_speaks_the_abi_too() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let source = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/rust/hello.rs");
+    let status = Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned()))
+        .args(["--edition", "2024", "--crate-type", "cdylib", "-O", "-o"])
+        .arg(dir.path().join("libhello_rs.so"))
+        .arg(&source)
+        .status()
+        .expect("rustc runs");
+    assert!(status.success(), "rustc failed for {}", source.display());
+    let f = NativeLoader
+        .load(&spec(
+            dir.path(),
+            "libhello_rs",
+            "hello",
+            Duration::from_secs(5),
+        ))
+        .expect("loads");
+    let mut headers = HeaderMap::new();
+    headers.insert("event-id", HeaderValue::from_static("ev-9"));
+    let call = Invocation::new(
+        Method::GET,
+        Uri::from_static("/greet?name=kubeless"),
+        headers,
+        Bytes::new(),
+        Duration::from_secs(5),
+    );
+    let response = runtime().block_on(f.invoke(call)).expect("ok");
+    assert_eq!(
+        &response.body[..],
+        b"hello kubeless from Rust (GET /greet, event ev-9)"
+    );
+    assert_eq!(
+        response
+            .headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok()),
+        Some("text/plain; charset=utf-8")
+    );
+}
