@@ -30,6 +30,51 @@ pub enum Command {
     Run(RunArgs),
     /// Print the runtime catalogue in the Kubeless `runtime-images` JSON shape.
     Catalogue,
+    /// Internal: a worker process of `FNHOST_ISOLATION=process`, started by fnhost itself.
+    #[command(hide = true)]
+    Worker(WorkerArgs),
+}
+
+/// `fnhost worker native --dir D --module M --handler H ...` (started by fnhost, not by people).
+#[derive(Debug, Args)]
+pub struct WorkerArgs {
+    /// The loader whose worker to run (`native`).
+    pub loader: String,
+    /// Function folder.
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// Module.
+    #[arg(long)]
+    pub module: String,
+    /// Handler.
+    #[arg(long)]
+    pub handler: String,
+    /// Runtime id, for the context.
+    #[arg(long, default_value = "")]
+    pub runtime: String,
+    /// Memory limit, for the context.
+    #[arg(long, default_value = "0")]
+    pub memory_limit: String,
+    /// Timeout in seconds, for the context.
+    #[arg(long, default_value_t = 180.0)]
+    pub timeout: f64,
+}
+
+impl WorkerArgs {
+    /// The function the worker serves.
+    pub fn spec(&self) -> fnhost_loader_api::FunctionSpec {
+        fnhost_loader_api::FunctionSpec {
+            module: self.module.clone(),
+            handler: self.handler.clone(),
+            dir: self.dir.clone(),
+            search_path: Vec::new(),
+            timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.0)),
+            runtime: self.runtime.clone(),
+            memory_limit: self.memory_limit.clone(),
+            concurrency: 1,
+            isolation: fnhost_loader_api::Isolation::InProcess,
+        }
+    }
 }
 
 /// `fnhost run FILE --handler NAME`.

@@ -76,12 +76,16 @@ pub fn run(
     settings: &Settings,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<Drained, StartError> {
-    let prepared = loading::prepare(settings)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("fnhost-io")
         .build()
         .map_err(|e| StartError::Internal(format!("tokio runtime: {e}")))?;
+    // Loaders may start background tasks (worker processes), so they load inside the runtime.
+    let prepared = {
+        let _entered = runtime.enter();
+        loading::prepare(settings)?
+    };
     let app = Arc::new(build_app(settings, prepared)?);
     let drained = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(settings.server.listen)
@@ -139,6 +143,19 @@ fn announce(addr: std::net::SocketAddr) {
     tracing::info!("listening on http://{addr}");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "fnhost: listening http={addr}").and_then(|()| out.flush());
+}
+
+/// Runs a worker process of `FNHOST_ISOLATION=process` for `loader` (the hidden `fnhost
+/// worker` command): serves calls from the parent fnhost until it closes the socket.
+pub fn run_worker(loader: &str, spec: &fnhost_loader_api::FunctionSpec) -> Result<(), String> {
+    match loader {
+        #[cfg(feature = "native")]
+        "native" => fnhost_loader_native::worker::serve(spec),
+        other => {
+            let _ = spec;
+            Err(format!("this build of fnhost has no {other:?} worker"))
+        }
+    }
 }
 
 /// Where Kubernetes reads a container's last words (the default `terminationMessagePath`).

@@ -63,6 +63,7 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
         runtime: f.runtime.clone().unwrap_or_else(|| runtime.id()),
         memory_limit: f.memory_limit.clone(),
         concurrency: settings.concurrency,
+        isolation: isolation(settings)?,
     };
     tracing::info!(runtime = %runtime.id(), loader = loader.name(), dir = %spec.dir.display(), "loading {}.{}", spec.module, spec.handler);
     let function = loader.load(&spec)?;
@@ -71,6 +72,25 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
         runtime: runtime.id(),
         loader: loader.name(),
     })
+}
+
+/// Worker processes run this very binary (its hidden `worker` command).
+fn isolation(settings: &Settings) -> Result<fnhost_loader_api::Isolation, PrepareError> {
+    use fnhost_runtime_config::settings::IsolationSetting;
+    match settings.isolation {
+        IsolationSetting::InProcess => Ok(fnhost_loader_api::Isolation::InProcess),
+        IsolationSetting::Process { workers } => {
+            let worker_program = std::env::current_exe().map_err(|e| {
+                PrepareError::Runtime(format!(
+                    "cannot find the fnhost binary for worker processes: {e}"
+                ))
+            })?;
+            Ok(fnhost_loader_api::Isolation::Process {
+                worker_program,
+                workers,
+            })
+        }
+    }
 }
 
 /// The runtime named by `--runtime`/`FUNC_RUNTIME`, or the one implied by the function file.

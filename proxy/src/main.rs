@@ -15,6 +15,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Run(args)) => (Mode::Local, args.overrides()),
+        Some(Command::Worker(args)) => {
+            return match fnhost_proxy::run_worker(&args.loader, &args.spec()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("fnhost worker: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         None => (Mode::Pod, Overrides::default()),
     };
     let settings = match Settings::resolve(mode, &ProcessEnv, &overrides) {

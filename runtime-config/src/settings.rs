@@ -71,6 +71,16 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "calls that may run at once (interpreter threads)",
     ),
     (
+        "FNHOST_ISOLATION",
+        "in-process",
+        "native functions: in-process, or process (worker processes that a crash or timeout replaces)",
+    ),
+    (
+        "FNHOST_WORKERS",
+        "4",
+        "worker processes kept when FNHOST_ISOLATION=process",
+    ),
+    (
         "FNHOST_ACCESS_LOG",
         "true",
         "one access-log line per request on stdout",
@@ -186,6 +196,8 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Calls that may run at once.
     pub concurrency: usize,
+    /// Where native calls run.
+    pub isolation: IsolationSetting,
     /// Log filter.
     pub log_filter: String,
     /// Dependency cache of the local runner.
@@ -271,6 +283,32 @@ impl Reader<'_> {
     }
 }
 
+/// Where native calls run (`FNHOST_ISOLATION`, `FNHOST_WORKERS`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IsolationSetting {
+    /// In the fnhost process.
+    InProcess,
+    /// In this many worker processes.
+    Process {
+        /// Worker processes.
+        workers: usize,
+    },
+}
+
+fn parse_isolation(r: &mut Reader<'_>) -> IsolationSetting {
+    let workers = r.positive("FNHOST_WORKERS", 4);
+    match r.text("FNHOST_ISOLATION").as_deref().map(str::trim) {
+        None | Some("in-process") => IsolationSetting::InProcess,
+        Some("process") => IsolationSetting::Process { workers },
+        Some(other) => {
+            r.problems.push(format!(
+                "FNHOST_ISOLATION={other:?} is not in-process or process"
+            ));
+            IsolationSetting::InProcess
+        }
+    }
+}
+
 impl Settings {
     /// Resolves the settings for `mode` from flags and the environment.
     pub fn resolve(mode: Mode, env: &dyn Env, flags: &Overrides) -> Result<Settings, ConfigError> {
@@ -282,6 +320,7 @@ impl Settings {
         let function = parse_function(&mut r, mode, flags);
         let server = parse_server(&mut r, mode, flags);
         let concurrency = r.positive("FNHOST_THREADS", 16);
+        let isolation = parse_isolation(&mut r);
         let log_filter = r.text("FNHOST_LOG").unwrap_or_else(|| "info".to_owned());
         let cache_dir = cache_dir(&r);
         if r.problems.is_empty() {
@@ -290,6 +329,7 @@ impl Settings {
                 function,
                 server,
                 concurrency,
+                isolation,
                 log_filter,
                 cache_dir,
             })

@@ -36,6 +36,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         runtime: "python3.11".to_owned(),
         memory_limit: "0".to_owned(),
         concurrency: 16,
+        isolation: fnhost_loader_api::Isolation::InProcess,
     };
     let function = PythonLoader.load(&spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -33,7 +33,7 @@ use std::pin::Pin;
 pub use error::{ErrorKind, InvokeError, LoadError};
 pub use invocation::{EventMeta, Invocation};
 pub use response::Response;
-pub use spec::FunctionSpec;
+pub use spec::{FunctionSpec, Isolation};
 
 /// The future returned by [`Function::invoke`].
 pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<Response, InvokeError>> + Send>>;

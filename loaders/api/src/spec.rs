@@ -22,4 +22,22 @@ pub struct FunctionSpec {
     pub memory_limit: String,
     /// How many calls may run at once inside the engine (threads, isolates, workers).
     pub concurrency: usize,
+    /// Where calls run, for loaders that offer a choice (`FNHOST_ISOLATION`).
+    pub isolation: Isolation,
+}
+
+/// Where a loader runs calls.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Isolation {
+    /// In the fnhost process: fastest; a crash in the function ends the process.
+    #[default]
+    InProcess,
+    /// In worker processes started from `worker_program` (the `fnhost` binary itself, which
+    /// has a hidden `worker` command): a crash or timeout replaces the worker, not fnhost.
+    Process {
+        /// The program that runs workers.
+        worker_program: PathBuf,
+        /// Worker processes to keep (each takes one call at a time).
+        workers: usize,
+    },
 }

@@ -9,18 +9,23 @@
 //! - [`library`]: opening the `.so`, checking the ABI version, `fnhost_init`, the handler.
 //! - [`call`]: one call, from [`Invocation`] to [`Response`].
 //! - [`pool`]: the calling threads, and what happens to a call past its deadline.
+//! - [`worker`]: the worker process of `FNHOST_ISOLATION=process`, over the worker protocol
+//!   of `fnhost-loader-process`.
 
 pub mod abi;
 pub mod call;
 pub mod library;
 pub mod pool;
+pub mod worker;
 
 use std::future::Future;
 use std::sync::Arc;
 
 use fnhost_loader_api::{
-    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError, Loader,
+    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Isolation,
+    LoadError, Loader,
 };
+use fnhost_loader_process::{ProcessFunction, WorkerCommand};
 use tokio::sync::oneshot;
 
 use crate::call::Context;
@@ -36,6 +41,13 @@ impl Loader for NativeLoader {
     }
 
     fn load(&self, spec: &FunctionSpec) -> Result<Box<dyn Function>, LoadError> {
+        if let Isolation::Process {
+            worker_program,
+            workers,
+        } = &spec.isolation
+        {
+            return load_isolated(spec, worker_program, *workers);
+        }
         let loaded = library::open(spec)?;
         let context = Context {
             function_name: format!("{}.{}", spec.module, spec.handler),
@@ -55,6 +67,48 @@ impl Loader for NativeLoader {
             path: library::library_path(spec),
         }))
     }
+}
+
+/// Starts worker processes (`<worker_program> worker native ...`) and waits for the first.
+/// Needs the tokio runtime the proxy serves on (entered, not running this thread).
+fn load_isolated(
+    spec: &FunctionSpec,
+    worker_program: &std::path::Path,
+    workers: usize,
+) -> Result<Box<dyn Function>, LoadError> {
+    let handle = tokio::runtime::Handle::try_current().map_err(|_| LoadError::Engine {
+        engine: "native",
+        detail: "worker processes need the tokio runtime".to_owned(),
+    })?;
+    let command = WorkerCommand {
+        program: worker_program.to_path_buf(),
+        args: worker_args(spec),
+        env: Vec::new(),
+        dir: spec.dir.clone(),
+        start_timeout: std::time::Duration::from_secs(60),
+    };
+    let function = handle.block_on(ProcessFunction::start(spec, command, workers))?;
+    Ok(Box::new(function))
+}
+
+/// The arguments of `fnhost worker native` for `spec`.
+pub fn worker_args(spec: &FunctionSpec) -> Vec<String> {
+    vec![
+        "worker".to_owned(),
+        "native".to_owned(),
+        "--dir".to_owned(),
+        spec.dir.display().to_string(),
+        "--module".to_owned(),
+        spec.module.clone(),
+        "--handler".to_owned(),
+        spec.handler.clone(),
+        "--runtime".to_owned(),
+        spec.runtime.clone(),
+        "--memory-limit".to_owned(),
+        spec.memory_limit.clone(),
+        "--timeout".to_owned(),
+        spec.timeout.as_secs_f64().to_string(),
+    ]
 }
 
 /// A loaded native function.

@@ -39,6 +39,7 @@ fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionS
         runtime: "native1".to_owned(),
         memory_limit: "0".to_owned(),
         concurrency: 2,
+        isolation: fnhost_loader_api::Isolation::InProcess,
     }
 }
 

@@ -25,6 +25,7 @@ fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionS
         runtime: "python3.11".to_owned(),
         memory_limit: "128Mi".to_owned(),
         concurrency: 4,
+        isolation: fnhost_loader_api::Isolation::InProcess,
     }
 }
 

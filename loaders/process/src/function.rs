@@ -1,0 +1,174 @@
+//! [`ProcessFunction`]: calls through a pool of worker processes.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fnhost_loader_api::{
+    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError, Response,
+};
+use http::{HeaderName, HeaderValue, StatusCode};
+
+use crate::pool::{Lease, Pool};
+use crate::protocol::{CallHeader, ContextHeader, EventHeader, Frame, ResultHeader};
+use crate::worker::WorkerCommand;
+
+/// A function served by worker processes.
+pub struct ProcessFunction {
+    pool: Arc<Pool>,
+    context: ContextHeader,
+    timeout: Duration,
+    description: String,
+}
+
+impl ProcessFunction {
+    /// Starts `slots` workers with `command`; the first one's failure is the load error.
+    pub async fn start(
+        spec: &FunctionSpec,
+        command: WorkerCommand,
+        slots: usize,
+    ) -> Result<ProcessFunction, LoadError> {
+        let pool = Pool::start(command, slots)
+            .await
+            .map_err(|e| LoadError::ImportFailed {
+                module: spec.module.clone(),
+                handler: spec.handler.clone(),
+                detail: e.to_string(),
+            })?;
+        let description = format!("{} worker process(es), one call each", pool.size());
+        Ok(ProcessFunction {
+            pool,
+            context: ContextHeader {
+                function_name: format!("{}.{}", spec.module, spec.handler),
+                timeout: spec.timeout.as_secs_f64(),
+                runtime: spec.runtime.clone(),
+                memory_limit: spec.memory_limit.clone(),
+            },
+            timeout: spec.timeout,
+            description,
+        })
+    }
+}
+
+impl Function for ProcessFunction {
+    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+        let (pool, context, timeout) = (self.pool.clone(), self.context.clone(), self.timeout);
+        Box::pin(async move { call(&pool, &context, timeout, invocation).await })
+    }
+
+    fn describe(&self) -> String {
+        self.description.clone()
+    }
+
+    fn healthy(&self) -> bool {
+        self.pool.live() > 0
+    }
+
+    fn stats(&self) -> EngineStats {
+        EngineStats {
+            queued: self.pool.queued.load(Ordering::Relaxed),
+            running: self.pool.running.load(Ordering::Relaxed),
+            abandoned: 0,
+        }
+    }
+}
+
+async fn call(
+    pool: &Arc<Pool>,
+    context: &ContextHeader,
+    timeout: Duration,
+    invocation: Invocation,
+) -> Result<Response, InvokeError> {
+    let deadline = invocation.deadline;
+    let Some(lease) = pool.acquire(deadline).await else {
+        return Err(if Instant::now() >= deadline {
+            InvokeError::Timeout(timeout)
+        } else {
+            InvokeError::Unavailable("no worker process is available".to_owned())
+        });
+    };
+    let header = call_header(&invocation, context, deadline);
+    let body = invocation.body.to_vec();
+    let outcome = tokio::time::timeout_at(deadline.into(), lease.worker.call(header, body)).await;
+    finish(pool, lease, outcome, timeout)
+}
+
+fn finish(
+    pool: &Arc<Pool>,
+    lease: Lease,
+    outcome: Result<Result<Frame, String>, tokio::time::error::Elapsed>,
+    timeout: Duration,
+) -> Result<Response, InvokeError> {
+    match outcome {
+        Err(_) => {
+            pool.replace(lease, "a call timed out");
+            Err(InvokeError::Timeout(timeout))
+        }
+        Ok(Err(reason)) => {
+            pool.replace(lease, "it crashed");
+            Err(InvokeError::FunctionFailed(format!(
+                "the worker process died during the call: {reason}"
+            )))
+        }
+        Ok(Ok(frame)) => {
+            pool.release(lease);
+            response(frame)
+        }
+    }
+}
+
+fn call_header(invocation: &Invocation, context: &ContextHeader, deadline: Instant) -> Vec<u8> {
+    let headers = invocation
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let meta = &invocation.event;
+    let header = CallHeader {
+        method: invocation.method.as_str().to_owned(),
+        path: invocation.uri.path().to_owned(),
+        query: invocation.uri.query().unwrap_or("").to_owned(),
+        headers,
+        event: EventHeader {
+            id: meta.id.clone(),
+            event_type: meta.event_type.clone(),
+            time: meta.time.clone(),
+            namespace: meta.namespace.clone(),
+        },
+        context: context.clone(),
+        timeout_ms: u64::try_from(
+            deadline
+                .saturating_duration_since(Instant::now())
+                .as_millis(),
+        )
+        .unwrap_or(u64::MAX),
+    };
+    serde_json::to_vec(&header).unwrap_or_default()
+}
+
+fn response(frame: Frame) -> Result<Response, InvokeError> {
+    let header: ResultHeader = serde_json::from_slice(&frame.header).map_err(|e| {
+        InvokeError::BadReturn(format!("the worker sent an unreadable RESULT header: {e}"))
+    })?;
+    if let Some(error) = header.error {
+        return Err(InvokeError::FunctionFailed(error));
+    }
+    let status = StatusCode::from_u16(header.status.unwrap_or(200))
+        .map_err(|_| InvokeError::BadReturn(format!("invalid status code {:?}", header.status)))?;
+    let mut response = Response::ok(Bytes::from(frame.body));
+    response.status = status;
+    for (name, value) in header.headers {
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| InvokeError::BadReturn(format!("invalid header name {name:?}")))?;
+        let value = HeaderValue::from_str(&value)
+            .map_err(|_| InvokeError::BadReturn(format!("invalid value for header {name}")))?;
+        response.headers.append(name, value);
+    }
+    Ok(response)
+}

@@ -1,0 +1,19 @@
+//! The worker-process loader: functions run in long-lived worker processes that speak fnhost's
+//! framed worker protocol (`protocol`, specified in `docs/worker-protocol.md`) over a Unix
+//! socket, never over their stdout. A timed-out call's worker is killed and replaced; a
+//! crashed worker fails its call with a clear 500 and is replaced; the proxy keeps serving.
+//!
+//! # Layout
+//!
+//! - [`protocol`]: frames and their JSON headers.
+//! - [`worker`]: one worker process and the task routing its results.
+//! - [`pool`]: the worker slots, leases, replacement with backoff.
+//! - [`function`]: [`ProcessFunction`], the [`fnhost_loader_api::Function`] over a pool.
+
+pub mod function;
+pub mod pool;
+pub mod protocol;
+pub mod worker;
+
+pub use function::ProcessFunction;
+pub use worker::WorkerCommand;
