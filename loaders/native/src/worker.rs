@@ -89,16 +89,7 @@ fn invocation(frame: &Frame) -> Result<Invocation, String> {
 fn result(outcome: Result<fnhost_loader_api::Response, InvokeError>) -> (ResultHeader, Vec<u8>) {
     match outcome {
         Ok(response) => {
-            let headers = response
-                .headers
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                    )
-                })
-                .collect();
+            let headers = fnhost_loader_process::protocol::header_pairs(&response.headers);
             (
                 ResultHeader {
                     status: Some(response.status.as_u16()),

@@ -119,16 +119,7 @@ fn finish(
 }
 
 fn call_header(invocation: &Invocation, context: &ContextHeader, deadline: Instant) -> Vec<u8> {
-    let headers = invocation
-        .headers
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.as_str().to_owned(),
-                String::from_utf8_lossy(v.as_bytes()).into_owned(),
-            )
-        })
-        .collect();
+    let headers = crate::protocol::header_pairs(&invocation.headers);
     let meta = &invocation.event;
     let header = CallHeader {
         method: invocation.method.as_str().to_owned(),

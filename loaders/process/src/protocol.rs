@@ -204,6 +204,20 @@ pub struct ReadyHeader {
     pub description: String,
 }
 
+/// HTTP headers as the protocol's `[name, value]` pairs, in order (names lower case; values
+/// that are not UTF-8 are decoded lossily).
+pub fn header_pairs(headers: &http::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
