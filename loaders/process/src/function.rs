@@ -36,7 +36,7 @@ impl ProcessFunction {
                 handler: spec.handler.clone(),
                 detail: e.to_string(),
             })?;
-        let description = format!("{} worker process(es), one call each", pool.size());
+        let description = format!("{} worker process(es)", pool.size());
         Ok(ProcessFunction {
             pool,
             context: ContextHeader {

@@ -1,7 +1,13 @@
-//! A fixed number of worker *slots*, each a worker process taking one call at a time, kept
-//! alive: a worker that crashes or is killed after a timeout is replaced in the background
-//! (with backoff when it keeps failing to start), and its slot returns to service once the
-//! replacement is READY. Calls wait for a free slot until their deadline.
+//! The worker processes and their call *slots*. Each worker takes as many calls at once as its
+//! READY frame announced (`concurrency`; 1 for workers that run one call at a time), so the pool
+//! has `workers × concurrency` slots. A worker that crashes or is killed after a timeout is
+//! replaced in the background (with backoff while it keeps failing to start); its slots
+//! return to service once the replacement is READY. Calls wait for a free slot until their
+//! deadline.
+//!
+//! Slots are tagged with their worker's *generation*: a slot handed out before its worker was
+//! replaced is discarded when it comes back, so a replacement never gets more calls than it
+//! asked for.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -12,25 +18,30 @@ use tokio::sync::Semaphore;
 
 use crate::worker::{Worker, WorkerCommand};
 
-/// The slots and the free list.
+/// One worker position.
+#[derive(Default)]
+struct Seat {
+    worker: Option<Arc<Worker>>,
+    generation: u64,
+}
+
+/// The seats, the free slots and their permits.
 pub struct Pool {
     command: WorkerCommand,
-    slots: Vec<Mutex<Option<Arc<Worker>>>>,
-    free: Mutex<Vec<usize>>,
+    seats: Vec<Mutex<Seat>>,
+    free: Mutex<Vec<(usize, u64)>>,
     permits: Semaphore,
-    /// Workers started since load (first starts included).
-    pub starts: AtomicUsize,
     /// Calls running now.
     pub running: AtomicUsize,
     /// Calls waiting for a slot.
     pub queued: AtomicUsize,
 }
 
-/// A slot taken for one call; returned with [`Pool::release`] or [`Pool::replace`].
+/// A slot taken for one call; given back with [`Pool::release`] or [`Pool::replace`].
 pub struct Lease {
-    /// Slot index.
-    pub slot: usize,
-    /// Its worker.
+    seat: usize,
+    generation: u64,
+    /// The worker to call.
     pub worker: Arc<Worker>,
 }
 
@@ -40,25 +51,24 @@ pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 pub const MAX_BACKOFF: Duration = Duration::from_secs(10);
 
 impl Pool {
-    /// Starts `slots` workers; fails if the first one cannot start (its error is the load error).
+    /// Starts `workers` workers; fails if the first cannot start (its error is the load error).
     pub async fn start(
         command: WorkerCommand,
-        slots: usize,
+        workers: usize,
     ) -> Result<Arc<Pool>, crate::worker::WorkerError> {
-        let slots = slots.max(1);
+        let workers = workers.max(1);
         let first = Worker::start(&command).await?;
         let pool = Arc::new(Pool {
             command,
-            slots: (0..slots).map(|_| Mutex::new(None)).collect(),
+            seats: (0..workers).map(|_| Mutex::new(Seat::default())).collect(),
             free: Mutex::new(Vec::new()),
             permits: Semaphore::new(0),
-            starts: AtomicUsize::new(1),
             running: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
         });
         pool.install(0, first);
-        for slot in 1..slots {
-            pool.clone().respawn_in_background(slot, "starting");
+        for seat in 1..workers {
+            pool.clone().respawn_in_background(seat, "starting");
         }
         Ok(pool)
     }
@@ -66,16 +76,38 @@ impl Pool {
     /// A free slot, waiting until `deadline`; `None` if none became free in time.
     pub async fn acquire(&self, deadline: Instant) -> Option<Lease> {
         self.queued.fetch_add(1, Ordering::Relaxed);
-        let permit = tokio::time::timeout_at(deadline.into(), self.permits.acquire()).await;
+        let lease = tokio::time::timeout_at(deadline.into(), self.acquire_valid())
+            .await
+            .ok()
+            .flatten();
         self.queued.fetch_sub(1, Ordering::Relaxed);
-        permit.ok()?.ok()?.forget();
-        let slot = self.free.lock().pop()?;
-        let worker = self.slots[slot].lock().clone()?;
-        self.running.fetch_add(1, Ordering::Relaxed);
-        Some(Lease { slot, worker })
+        if lease.is_some() {
+            self.running.fetch_add(1, Ordering::Relaxed);
+        }
+        lease
     }
 
-    /// Returns a slot after a call that finished normally.
+    async fn acquire_valid(&self) -> Option<Lease> {
+        loop {
+            self.permits.acquire().await.ok()?.forget();
+            let Some((seat, generation)) = self.free.lock().pop() else {
+                continue;
+            };
+            let current = self.seats[seat].lock();
+            match &current.worker {
+                Some(worker) if current.generation == generation && worker.alive() => {
+                    return Some(Lease {
+                        seat,
+                        generation,
+                        worker: worker.clone(),
+                    });
+                }
+                _ => continue, // a slot of a replaced worker: discard it
+            }
+        }
+    }
+
+    /// Gives a slot back after a call that finished normally.
     #[allow(
         clippy::needless_pass_by_value,
         reason = "taking the lease by value gives it back exactly once"
@@ -83,14 +115,15 @@ impl Pool {
     pub fn release(self: &Arc<Self>, lease: Lease) {
         self.running.fetch_sub(1, Ordering::Relaxed);
         if lease.worker.alive() {
-            self.free.lock().push(lease.slot);
+            self.free.lock().push((lease.seat, lease.generation));
             self.permits.add_permits(1);
         } else {
-            self.clone().respawn_in_background(lease.slot, "it exited");
+            self.retire(lease.seat, lease.generation, "it exited");
         }
     }
 
-    /// Kills the slot's worker (after a timeout, or when it crashed) and starts a new one.
+    /// Kills the lease's worker (after a timeout, or when it crashed) and starts a new one.
+    /// Other calls in flight on that worker fail.
     #[allow(
         clippy::needless_pass_by_value,
         reason = "taking the lease by value gives it back exactly once"
@@ -98,17 +131,36 @@ impl Pool {
     pub fn replace(self: &Arc<Self>, lease: Lease, why: &str) {
         self.running.fetch_sub(1, Ordering::Relaxed);
         lease.worker.kill();
-        self.clone().respawn_in_background(lease.slot, why);
+        self.retire(lease.seat, lease.generation, why);
     }
 
-    fn install(&self, slot: usize, worker: Arc<Worker>) {
-        *self.slots[slot].lock() = Some(worker);
-        self.free.lock().push(slot);
-        self.permits.add_permits(1);
+    /// Replaces the seat's worker unless that already happened for this generation.
+    fn retire(self: &Arc<Self>, seat: usize, generation: u64, why: &str) {
+        {
+            let mut current = self.seats[seat].lock();
+            if current.generation != generation || current.worker.is_none() {
+                return;
+            }
+            current.worker = None;
+            current.generation += 1;
+        }
+        self.clone().respawn_in_background(seat, why);
     }
 
-    fn respawn_in_background(self: Arc<Self>, slot: usize, why: &str) {
-        *self.slots[slot].lock() = None;
+    fn install(&self, seat: usize, worker: Arc<Worker>) {
+        let slots = usize::try_from(worker.ready.concurrency.max(1)).unwrap_or(1);
+        let generation = {
+            let mut current = self.seats[seat].lock();
+            current.worker = Some(worker);
+            current.generation
+        };
+        self.free
+            .lock()
+            .extend(std::iter::repeat_n((seat, generation), slots));
+        self.permits.add_permits(slots);
+    }
+
+    fn respawn_in_background(self: Arc<Self>, seat: usize, why: &str) {
         let why = why.to_owned();
         tokio::spawn(async move {
             let started = Instant::now();
@@ -116,23 +168,22 @@ impl Pool {
             loop {
                 match Worker::start(&self.command).await {
                     Ok(worker) => {
-                        self.starts.fetch_add(1, Ordering::Relaxed);
                         if why == "starting" {
-                            tracing::debug!(slot, "worker started in {:?}", started.elapsed());
+                            tracing::debug!(seat, "worker started in {:?}", started.elapsed());
                         } else {
                             tracing::info!(
-                                slot,
+                                seat,
                                 "worker replaced ({why}) in {:?}",
                                 started.elapsed()
                             );
                         }
-                        self.install(slot, worker);
+                        self.install(seat, worker);
                         return;
                     }
                     Err(e) => {
                         tracing::error!(
-                            slot,
-                            "cannot restart a worker ({why}): {e}; retrying in {delay:?}"
+                            seat,
+                            "cannot start a worker ({why}): {e}; retrying in {delay:?}"
                         );
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(MAX_BACKOFF);
@@ -142,16 +193,16 @@ impl Pool {
         });
     }
 
-    /// Slots with a live worker.
+    /// Workers alive now.
     pub fn live(&self) -> usize {
-        self.slots
+        self.seats
             .iter()
-            .filter(|s| s.lock().as_ref().is_some_and(|w| w.alive()))
+            .filter(|s| s.lock().worker.as_ref().is_some_and(|w| w.alive()))
             .count()
     }
 
-    /// Number of slots.
+    /// Number of worker positions.
     pub fn size(&self) -> usize {
-        self.slots.len()
+        self.seats.len()
     }
 }
