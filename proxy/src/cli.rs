@@ -73,6 +73,7 @@ impl WorkerArgs {
             memory_limit: self.memory_limit.clone(),
             concurrency: 1,
             isolation: fnhost_loader_api::Isolation::InProcess,
+            workers: 1,
         }
     }
 }

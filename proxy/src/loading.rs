@@ -64,6 +64,7 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
         memory_limit: f.memory_limit.clone(),
         concurrency: settings.concurrency,
         isolation: isolation(settings)?,
+        workers: settings.workers,
     };
     tracing::info!(runtime = %runtime.id(), loader = loader.name(), dir = %spec.dir.display(), "loading {}.{}", spec.module, spec.handler);
     let function = loader.load(&spec)?;
@@ -79,16 +80,13 @@ fn isolation(settings: &Settings) -> Result<fnhost_loader_api::Isolation, Prepar
     use fnhost_runtime_config::settings::IsolationSetting;
     match settings.isolation {
         IsolationSetting::InProcess => Ok(fnhost_loader_api::Isolation::InProcess),
-        IsolationSetting::Process { workers } => {
+        IsolationSetting::Process => {
             let worker_program = std::env::current_exe().map_err(|e| {
                 PrepareError::Runtime(format!(
                     "cannot find the fnhost binary for worker processes: {e}"
                 ))
             })?;
-            Ok(fnhost_loader_api::Isolation::Process {
-                worker_program,
-                workers,
-            })
+            Ok(fnhost_loader_api::Isolation::Process { worker_program })
         }
     }
 }
@@ -157,6 +155,8 @@ fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
         Language::Python => Ok(Box::new(fnhost_loader_python::PythonLoader)),
         #[cfg(feature = "native")]
         Language::Native => Ok(Box::new(fnhost_loader_native::NativeLoader)),
+        #[cfg(feature = "nodejs")]
+        Language::Nodejs => Ok(Box::new(fnhost_loader_process::NodeLoader)),
         other => Err(PrepareError::Runtime(format!(
             "runtime {} ({}) is not supported by this build of fnhost",
             runtime.id(),

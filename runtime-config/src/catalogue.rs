@@ -13,6 +13,8 @@ pub enum Language {
     Python,
     /// Shared objects with fnhost's native C ABI, served by the native loader.
     Native,
+    /// Node.js, served by Node.js worker processes.
+    Nodejs,
     /// A language id this build of fnhost has no loader for (kept so that a
     /// `kubeless-config` with other runtimes still round-trips).
     Other(String),
@@ -24,6 +26,7 @@ impl Language {
         match self {
             Language::Python => "python",
             Language::Native => "native",
+            Language::Nodejs => "nodejs",
             Language::Other(id) => id,
         }
     }
@@ -33,6 +36,7 @@ impl Language {
         match id {
             "python" => Language::Python,
             "native" => Language::Native,
+            "nodejs" => Language::Nodejs,
             other => Language::Other(other.to_owned()),
         }
     }
@@ -105,6 +109,7 @@ impl Catalogue {
                 .iter()
                 .map(|v| python_runtime(v))
                 .chain(std::iter::once(native_runtime()))
+                .chain(NODEJS_VERSIONS.iter().map(|v| nodejs_runtime(v)))
                 .collect(),
         }
     }
@@ -169,6 +174,33 @@ fn python_runtime(version: &str) -> Runtime {
                 "python{version} -m pip install --no-input --disable-pip-version-check \
                  --prefix=$KUBELESS_INSTALL_VOLUME -r $KUBELESS_DEPS_FILE"
             ),
+            env: Vec::new(),
+        }),
+        compile: None,
+        image,
+    }
+}
+
+/// The Node.js versions fnhost ships images for.
+pub const NODEJS_VERSIONS: [&str; 1] = ["20"];
+
+/// Node.js functions (`module.exports` handlers): dependencies from `package.json` installed
+/// by npm into the function folder, found through `NODE_PATH`.
+fn nodejs_runtime(version: &str) -> Runtime {
+    let id = format!("nodejs{version}");
+    let image = image_for(&id);
+    Runtime {
+        language: Language::Nodejs,
+        version: version.to_owned(),
+        version_name: format!("node{version}"),
+        dep_file: "package.json".to_owned(),
+        suffix: ".js".to_owned(),
+        runtime_env: vec![("NODE_PATH".to_owned(), "$(KUBELESS_INSTALL_VOLUME)/node_modules".to_owned())],
+        install: Some(Phase {
+            image: image.clone(),
+            command: "cd \"$KUBELESS_INSTALL_VOLUME\" && { [ \"$KUBELESS_DEPS_FILE\" -ef package.json ] || cp \"$KUBELESS_DEPS_FILE\" package.json; } \
+                      && HOME=/tmp npm install --omit=dev --no-audit --no-fund --prefix=\"$KUBELESS_INSTALL_VOLUME\""
+                .to_owned(),
             env: Vec::new(),
         }),
         compile: None,

@@ -24,6 +24,7 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
     match runtime.language {
         Language::Python => Some(python_dockerfile(runtime)),
         Language::Native => Some(native_dockerfile(runtime)),
+        Language::Nodejs => Some(nodejs_dockerfile(runtime)),
         Language::Other(_) => None,
     }
 }
@@ -65,6 +66,29 @@ ENV PYTHONUNBUFFERED=1 \
         id = runtime.id(),
         image = runtime.image,
         tail = RUNTIME_STAGE_TAIL,
+    )
+}
+
+fn nodejs_dockerfile(runtime: &Runtime) -> String {
+    format!(
+        r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
+# fnhost runtime image for {id} ({image}): fnhost plus Node.js {v}; functions run in Node.js
+# worker processes (the worker shim is embedded in fnhost). Also the install-phase image (npm).
+# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
+
+FROM rust:{RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features nodejs \
+ && cp target/release/fnhost /usr/local/bin/fnhost
+
+FROM node:{v}-bookworm-slim
+COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
+ENV {tail}"#,
+        id = runtime.id(),
+        image = runtime.image,
+        v = runtime.version,
+        tail = RUNTIME_STAGE_TAIL.trim_start(),
     )
 }
 

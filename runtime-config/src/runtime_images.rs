@@ -240,11 +240,11 @@ mod tests {
 
     #[test]
     fn unknown_languages_are_kept() {
-        let text = r#"[{"ID":"nodejs","depName":"package.json","fileNameSuffix":".js",
-            "versions":[{"name":"node14","version":"14","images":[{"phase":"runtime","image":"kubeless/nodejs"}]}]}]"#;
+        let text = r#"[{"ID":"ruby","depName":"Gemfile","fileNameSuffix":".rb",
+            "versions":[{"name":"ruby26","version":"2.6","images":[{"phase":"runtime","image":"kubeless/ruby"}]}]}]"#;
         let cat = parse(text).expect("parses");
-        let rt = cat.get("nodejs14").expect("present");
-        assert_eq!(rt.language, Language::Other("nodejs".into()));
+        let rt = cat.get("ruby2.6").expect("present");
+        assert_eq!(rt.language, Language::Other("ruby".into()));
         assert_eq!(parse(&render(&cat)).expect("re-parses"), cat);
     }
 

@@ -198,6 +198,8 @@ pub struct Settings {
     pub concurrency: usize,
     /// Where native calls run.
     pub isolation: IsolationSetting,
+    /// Worker processes for calls that run in workers.
+    pub workers: usize,
     /// Log filter.
     pub log_filter: String,
     /// Dependency cache of the local runner.
@@ -288,18 +290,14 @@ impl Reader<'_> {
 pub enum IsolationSetting {
     /// In the fnhost process.
     InProcess,
-    /// In this many worker processes.
-    Process {
-        /// Worker processes.
-        workers: usize,
-    },
+    /// In worker processes (`FNHOST_WORKERS` of them).
+    Process,
 }
 
 fn parse_isolation(r: &mut Reader<'_>) -> IsolationSetting {
-    let workers = r.positive("FNHOST_WORKERS", 4);
     match r.text("FNHOST_ISOLATION").as_deref().map(str::trim) {
         None | Some("in-process") => IsolationSetting::InProcess,
-        Some("process") => IsolationSetting::Process { workers },
+        Some("process") => IsolationSetting::Process,
         Some(other) => {
             r.problems.push(format!(
                 "FNHOST_ISOLATION={other:?} is not in-process or process"
@@ -321,6 +319,7 @@ impl Settings {
         let server = parse_server(&mut r, mode, flags);
         let concurrency = r.positive("FNHOST_THREADS", 16);
         let isolation = parse_isolation(&mut r);
+        let workers = r.positive("FNHOST_WORKERS", 2);
         let log_filter = r.text("FNHOST_LOG").unwrap_or_else(|| "info".to_owned());
         let cache_dir = cache_dir(&r);
         if r.problems.is_empty() {
@@ -330,6 +329,7 @@ impl Settings {
                 server,
                 concurrency,
                 isolation,
+                workers,
                 log_filter,
                 cache_dir,
             })

@@ -37,6 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         memory_limit: "0".to_owned(),
         concurrency: 16,
         isolation: fnhost_loader_api::Isolation::InProcess,
+        workers: 1,
     };
     let function = PythonLoader.load(&spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -24,6 +24,8 @@ pub struct FunctionSpec {
     pub concurrency: usize,
     /// Where calls run, for loaders that offer a choice (`FNHOST_ISOLATION`).
     pub isolation: Isolation,
+    /// Worker processes to keep, for calls that run in workers (`FNHOST_WORKERS`).
+    pub workers: usize,
 }
 
 /// Where a loader runs calls.
@@ -37,7 +39,5 @@ pub enum Isolation {
     Process {
         /// The program that runs workers.
         worker_program: PathBuf,
-        /// Worker processes to keep (each takes one call at a time).
-        workers: usize,
     },
 }

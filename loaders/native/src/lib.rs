@@ -41,12 +41,8 @@ impl Loader for NativeLoader {
     }
 
     fn load(&self, spec: &FunctionSpec) -> Result<Box<dyn Function>, LoadError> {
-        if let Isolation::Process {
-            worker_program,
-            workers,
-        } = &spec.isolation
-        {
-            return load_isolated(spec, worker_program, *workers);
+        if let Isolation::Process { worker_program } = &spec.isolation {
+            return load_isolated(spec, worker_program, spec.workers);
         }
         let loaded = library::open(spec)?;
         let context = Context {

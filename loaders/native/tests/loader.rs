@@ -40,6 +40,7 @@ fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionS
         memory_limit: "0".to_owned(),
         concurrency: 2,
         isolation: fnhost_loader_api::Isolation::InProcess,
+        workers: 1,
     }
 }
 

@@ -9,11 +9,14 @@
 //! - [`worker`]: one worker process and the task routing its results.
 //! - [`pool`]: the worker slots, leases, replacement with backoff.
 //! - [`function`]: [`ProcessFunction`], the [`fnhost_loader_api::Function`] over a pool.
+//! - [`nodejs`]: Node.js functions in workers running fnhost's shim (`shims/nodejs-worker.js`).
 
 pub mod function;
+pub mod nodejs;
 pub mod pool;
 pub mod protocol;
 pub mod worker;
 
 pub use function::ProcessFunction;
+pub use nodejs::NodeLoader;
 pub use worker::WorkerCommand;

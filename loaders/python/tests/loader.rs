@@ -26,6 +26,7 @@ fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionS
         memory_limit: "128Mi".to_owned(),
         concurrency: 4,
         isolation: fnhost_loader_api::Isolation::InProcess,
+        workers: 1,
     }
 }
 

@@ -1,0 +1,176 @@
+// fnhost's Node.js worker: loads a Kubeless Node.js function unchanged and serves calls from
+// fnhost over the worker protocol (docs/worker-protocol.md). Started by fnhost as
+//   node nodejs-worker.js
+// with FNHOST_WORKER_SOCKET, FNHOST_FUNCTION_DIR, MOD_NAME, FUNC_HANDLER, FUNC_TIMEOUT,
+// FUNC_RUNTIME and FUNC_MEMORY_LIMIT in the environment. No dependencies.
+'use strict';
+
+const net = require('net');
+const path = require('path');
+const { Writable } = require('stream');
+
+const PROTOCOL = 1;
+const KIND = { READY: 1, CALL: 2, RESULT: 3 };
+const CONCURRENCY = Number(process.env.FNHOST_NODE_CONCURRENCY || 64);
+
+function loadHandler() {
+  const dir = process.env.FNHOST_FUNCTION_DIR || process.env.KUBELESS_INSTALL_VOLUME || '/kubeless';
+  const modName = process.env.MOD_NAME;
+  const handlerName = process.env.FUNC_HANDLER;
+  const mod = require(path.join(dir, modName));
+  const handler = typeof mod === 'function' && !mod[handlerName] ? mod : mod[handlerName];
+  if (typeof handler !== 'function') {
+    throw new Error(`Unable to load ${modName}.${handlerName}: module.exports.${handlerName} is not a function`);
+  }
+  return handler;
+}
+
+function frame(kind, id, header, body) {
+  const headerBytes = Buffer.from(JSON.stringify(header), 'utf8');
+  const bodyBytes = body ? Buffer.from(body) : Buffer.alloc(0);
+  const out = Buffer.alloc(4 + 1 + 8 + 4 + headerBytes.length + bodyBytes.length);
+  out.writeUInt32LE(1 + 8 + 4 + headerBytes.length + bodyBytes.length, 0);
+  out.writeUInt8(kind, 4);
+  out.writeBigUInt64LE(BigInt(id), 5);
+  out.writeUInt32LE(headerBytes.length, 13);
+  headerBytes.copy(out, 17);
+  bodyBytes.copy(out, 17 + headerBytes.length);
+  return out;
+}
+
+// An Express-like request: what Kubeless functions use of `extensions.request`.
+function makeRequest(call, body) {
+  const headers = {};
+  for (const [name, value] of call.headers) {
+    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+  }
+  const query = Object.fromEntries(new URLSearchParams(call.query));
+  const url = call.query ? `${call.path}?${call.query}` : call.path;
+  return {
+    method: call.method, url, originalUrl: url, path: call.path, query, headers, body,
+    get: (name) => headers[String(name).toLowerCase()],
+    header: (name) => headers[String(name).toLowerCase()],
+    is: (type) => (headers['content-type'] || '').split(';')[0].trim() === type,
+  };
+}
+
+// An Express-like response that a function may write to (status, headers, send, json, pipe).
+class Response extends Writable {
+  constructor(onFinish) {
+    super();
+    this.statusCode = 200;
+    this.headerList = [];
+    this.chunks = [];
+    this.finished = false;
+    this.onFinish = onFinish;
+  }
+  _write(chunk, encoding, callback) { this.chunks.push(Buffer.from(chunk, encoding)); callback(); }
+  _final(callback) { this.finish(); callback(); }
+  status(code) { this.statusCode = code; return this; }
+  set(name, value) {
+    if (typeof name === 'object') { for (const k of Object.keys(name)) this.set(k, name[k]); return this; }
+    this.headerList = this.headerList.filter(([n]) => n.toLowerCase() !== String(name).toLowerCase());
+    for (const v of [].concat(value)) this.headerList.push([String(name), String(v)]);
+    return this;
+  }
+  header(name, value) { return this.set(name, value); }
+  setHeader(name, value) { return this.set(name, value); }
+  append(name, value) { for (const v of [].concat(value)) this.headerList.push([String(name), String(v)]); return this; }
+  get(name) { const h = this.headerList.find(([n]) => n.toLowerCase() === String(name).toLowerCase()); return h && h[1]; }
+  type(value) { return this.set('content-type', value); }
+  send(body) {
+    if (body === undefined || body === null) return this.end();
+    if (Buffer.isBuffer(body) || typeof body === 'string') return this.end(body);
+    return this.json(body);
+  }
+  json(value) {
+    if (!this.get('content-type')) this.set('content-type', 'application/json; charset=utf-8');
+    return this.end(JSON.stringify(value));
+  }
+  sendStatus(code) { this.statusCode = code; return this.end(String(code)); }
+  end(chunk, encoding) {
+    if (this.finished) return this;
+    if (chunk !== undefined && chunk !== null) this.chunks.push(Buffer.from(chunk, encoding));
+    this.finish();
+    return this;
+  }
+  finish() {
+    if (this.finished) return;
+    this.finished = true;
+    this.onFinish({ status: this.statusCode, headers: this.headerList }, Buffer.concat(this.chunks));
+  }
+}
+
+function eventData(call, body, req) {
+  if (body.length === 0) return call.method === 'GET' || call.method === 'HEAD' ? {} : body;
+  if (req.is('application/json')) return JSON.parse(body.toString('utf8'));
+  return body.toString('utf8');
+}
+
+function reply(value, res) {
+  if (res.finished) return;
+  if (value === undefined) return res.end();
+  if (typeof value === 'string') return res.end(value);
+  if (typeof value === 'number' || typeof value === 'boolean') return res.end(JSON.stringify(value));
+  return res.json(value);
+}
+
+function serve(socket, handler) {
+  const context = {
+    'function-name': process.env.FUNC_HANDLER,
+    timeout: Number(process.env.FUNC_TIMEOUT || '180'),
+    runtime: process.env.FUNC_RUNTIME,
+    'memory-limit': process.env.FUNC_MEMORY_LIMIT,
+  };
+  const send = (kind, id, header, body) => socket.write(frame(kind, id, header, body));
+  const call = (id, header, body) => {
+    const res = new Response((result, bytes) => send(KIND.RESULT, id, result, bytes));
+    const fail = (err) => {
+      if (res.finished) return;
+      res.finished = true;
+      send(KIND.RESULT, id, { error: `Function failed to execute: ${err && err.stack ? err.stack : err}` }, null);
+    };
+    try {
+      const req = makeRequest(header, body);
+      const event = {
+        data: eventData(header, body, req),
+        'event-id': header.event.id || undefined,
+        'event-type': header.event.type || undefined,
+        'event-time': header.event.time || undefined,
+        'event-namespace': header.event.namespace || undefined,
+        extensions: { request: req, response: res },
+      };
+      Promise.resolve(handler(event, context)).then((value) => reply(value, res), fail);
+    } catch (err) {
+      fail(err);
+    }
+  };
+  let buffered = Buffer.alloc(0);
+  socket.on('data', (chunk) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    while (buffered.length >= 4) {
+      const length = buffered.readUInt32LE(0);
+      if (buffered.length < 4 + length) break;
+      const kind = buffered.readUInt8(4);
+      const id = buffered.readBigUInt64LE(5);
+      const headerLength = buffered.readUInt32LE(13);
+      const header = JSON.parse(buffered.toString('utf8', 17, 17 + headerLength));
+      const body = Buffer.from(buffered.subarray(17 + headerLength, 4 + length));
+      buffered = buffered.subarray(4 + length);
+      if (kind === KIND.CALL) call(id, header, body);
+    }
+  });
+  socket.on('close', () => process.exit(0));
+}
+
+function main() {
+  const handler = loadHandler();
+  const socket = net.connect(process.env.FNHOST_WORKER_SOCKET, () => {
+    socket.setNoDelay(true);
+    socket.write(frame(KIND.READY, 0, { protocol: PROTOCOL, concurrency: CONCURRENCY, description: `node ${process.version} pid ${process.pid}` }, null));
+    serve(socket, handler);
+  });
+  socket.on('error', (err) => { console.error(`fnhost worker: ${err.message}`); process.exit(1); });
+}
+
+main();
