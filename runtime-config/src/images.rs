@@ -76,19 +76,27 @@ fn nodejs_dockerfile(runtime: &Runtime) -> String {
 # worker processes (the worker shim is embedded in fnhost). Also the install-phase image (npm).
 # Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
 
-FROM rust:{RUST_VERSION}-slim-bookworm AS build
-WORKDIR /src
-COPY . .
-RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features nodejs \
- && cp target/release/fnhost /usr/local/bin/fnhost
-
+{build}
 FROM node:{v}-bookworm-slim
 COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
 ENV {tail}"#,
         id = runtime.id(),
         image = runtime.image,
         v = runtime.version,
+        build = rust_build_stage("nodejs"),
         tail = RUNTIME_STAGE_TAIL.trim_start(),
+    )
+}
+
+/// The build stage of images whose fnhost needs nothing but Rust: only `feature`'s loader.
+fn rust_build_stage(feature: &str) -> String {
+    format!(
+        "FROM rust:{RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features {feature} \\
+ && cp target/release/fnhost /usr/local/bin/fnhost
+"
     )
 }
 
@@ -99,18 +107,14 @@ fn native_dockerfile(runtime: &Runtime) -> String {
 # loaders/native/include/fnhost_native.h (copied to /usr/local/include for derived images).
 # Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
 
-FROM rust:{RUST_VERSION}-slim-bookworm AS build
-WORKDIR /src
-COPY . .
-RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features native \
- && cp target/release/fnhost /usr/local/bin/fnhost
-
+{build}
 FROM debian:bookworm-slim
 COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
 COPY loaders/native/include/fnhost_native.h /usr/local/include/fnhost_native.h
 ENV {tail}"#,
         id = runtime.id(),
         image = runtime.image,
+        build = rust_build_stage("native"),
         tail = RUNTIME_STAGE_TAIL.trim_start(),
     )
 }
