@@ -1,0 +1,1 @@
+module.exports = { foo: (event, context) => 'hello world' };
