@@ -145,14 +145,24 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         &[("MOD_NAME", "hello"), ("FUNC_RUNTIME", "nodejs20")],
     ));
     for (mode, description) in [
-        ("bare", "Node's own http server calling the same hello.js (the language's bare server)"),
-        ("vm", "the original Kubeless Node.js design: a fresh vm context per request (node http)"),
+        (
+            "bare",
+            "Node's own http server calling the same hello.js (the language's bare server)",
+        ),
+        (
+            "vm",
+            "the original Kubeless Node.js design: a fresh vm context per request (node http)",
+        ),
     ] {
         list.push(TargetSpec {
             name: format!("node-{mode}"),
             description: description.to_owned(),
             program: PathBuf::from("node"),
-            args: vec![o.functions.join("node_peer.js").display().to_string(), "{port}".to_owned(), mode.to_owned()],
+            args: vec![
+                o.functions.join("node_peer.js").display().to_string(),
+                "{port}".to_owned(),
+                mode.to_owned(),
+            ],
             env: BTreeMap::from([("PATH".to_owned(), std::env::var("PATH").unwrap_or_default())]),
             cwd: o.functions.clone(),
         });
