@@ -25,7 +25,8 @@ pub struct Fixture {
     /// A shell command run in the copied function folder before fnhost starts (the
     /// runtime's compile step, e.g. `cc` for native functions). `$FNHOST_NATIVE_INCLUDE`
     /// names the folder of `fnhost_native.h`, `$FNHOST_FIXTURES` the fixtures folder (for
-    /// sources several fixtures share).
+    /// sources several fixtures share), `$FNHOST_BIN` the fnhost binary under test (for
+    /// `fnhost build go`).
     #[serde(default)]
     pub build: Option<String>,
     /// The folder it was read from.
@@ -72,6 +73,7 @@ impl Fixture {
             .current_dir(dir)
             .env("FNHOST_NATIVE_INCLUDE", include)
             .env("FNHOST_FIXTURES", crate::root().join("fixtures"))
+            .env("FNHOST_BIN", crate::process::binary())
             .output()
             .map_err(|e| format!("cannot run the build command: {e}"))?;
         if output.status.success() {

@@ -30,9 +30,24 @@ pub enum Command {
     Run(RunArgs),
     /// Print the runtime catalogue in the Kubeless `runtime-images` JSON shape.
     Catalogue,
+    /// Build a compiled function (the compile phase): `fnhost build go --dir D --handler H`.
+    Build(BuildArgs),
     /// Internal: a worker process of `FNHOST_ISOLATION=process`, started by fnhost itself.
     #[command(hide = true)]
     Worker(WorkerArgs),
+}
+
+/// `fnhost build go --dir D --handler H`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// The language (`go`).
+    pub language: String,
+    /// The function folder (`KUBELESS_INSTALL_VOLUME`).
+    #[arg(long)]
+    pub dir: PathBuf,
+    /// The function name (`KUBELESS_FUNC_NAME`).
+    #[arg(long)]
+    pub handler: String,
 }
 
 /// `fnhost worker native --dir D --module M --handler H ...` (started by fnhost, not by people).

@@ -6,8 +6,8 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line (`fnhost`, `fnhost run FILE`, `fnhost catalogue`).
-//! - [`loading`]: runtime resolution and loader selection; [`deps`]: the local runner's
-//!   dependency install.
+//! - [`loading`]: runtime resolution and loader selection; [`deps`], [`compile`]: the local
+//!   runner's dependency install and compile phase.
 //! - [`server`]: the accept loop, connection limits, graceful shutdown.
 //! - [`service`]: the request path (routes, body limit, invocation, metrics, access log).
 //! - [`respond`]: the one place that maps failures to HTTP statuses.
@@ -15,6 +15,7 @@
 
 pub mod access_log;
 pub mod cli;
+pub mod compile;
 pub mod deps;
 pub mod loading;
 pub mod metrics;
@@ -143,6 +144,24 @@ fn announce(addr: std::net::SocketAddr) {
     tracing::info!("listening on http://{addr}");
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "fnhost: listening http={addr}").and_then(|()| out.flush());
+}
+
+/// The compile phase of compiled runtimes (`fnhost build go`): builds the function in `dir`.
+pub fn build_function(
+    language: &str,
+    dir: &std::path::Path,
+    handler: &str,
+) -> Result<std::path::PathBuf, String> {
+    match language {
+        #[cfg(feature = "go")]
+        "go" => fnhost_loader_process::golang::build(dir, handler).map_err(|e| e.to_string()),
+        other => {
+            let _ = (dir, handler);
+            Err(format!(
+                "this build of fnhost cannot build {other:?} functions"
+            ))
+        }
+    }
 }
 
 /// Runs a worker process of `FNHOST_ISOLATION=process` for `loader` (the hidden `fnhost

@@ -18,6 +18,9 @@ pub enum PrepareError {
     /// Installing dependencies failed.
     #[error(transparent)]
     Deps(#[from] DepsError),
+    /// Compiling the function failed.
+    #[error(transparent)]
+    Compile(#[from] crate::compile::CompileError),
     /// The loader could not load the function.
     #[error(transparent)]
     Load(#[from] LoadError),
@@ -52,10 +55,15 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
             None
         }
     };
+    let dir = match settings.mode {
+        Mode::Local => crate::compile::compile(&runtime, &f.dir, &f.handler, &settings.cache_dir)?
+            .unwrap_or_else(|| f.dir.clone()),
+        Mode::Pod => f.dir.clone(),
+    };
     let spec = FunctionSpec {
         module: f.module.clone(),
         handler: f.handler.clone(),
-        dir: f.dir.clone(),
+        dir,
         search_path: install_dir
             .map(|d| search_path(&runtime, &d))
             .unwrap_or_default(),
@@ -157,6 +165,8 @@ fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
         Language::Native => Ok(Box::new(fnhost_loader_native::NativeLoader)),
         #[cfg(feature = "nodejs")]
         Language::Nodejs => Ok(Box::new(fnhost_loader_process::NodeLoader)),
+        #[cfg(feature = "go")]
+        Language::Go => Ok(Box::new(fnhost_loader_process::GoLoader)),
         other => Err(PrepareError::Runtime(format!(
             "runtime {} ({}) is not supported by this build of fnhost",
             runtime.id(),

@@ -15,6 +15,15 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Some(Command::Run(args)) => (Mode::Local, args.overrides()),
+        Some(Command::Build(args)) => {
+            return match fnhost_proxy::build_function(&args.language, &args.dir, &args.handler) {
+                Ok(built) => {
+                    println!("fnhost build: {}", built.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(&e, 1),
+            };
+        }
         Some(Command::Worker(args)) => {
             return match fnhost_proxy::run_worker(&args.loader, &args.spec()) {
                 Ok(()) => ExitCode::SUCCESS,

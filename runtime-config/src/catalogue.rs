@@ -15,6 +15,8 @@ pub enum Language {
     Native,
     /// Node.js, served by Node.js worker processes.
     Nodejs,
+    /// Go, compiled with fnhost's worker shim and served by its worker processes.
+    Go,
     /// A language id this build of fnhost has no loader for (kept so that a
     /// `kubeless-config` with other runtimes still round-trips).
     Other(String),
@@ -27,6 +29,7 @@ impl Language {
             Language::Python => "python",
             Language::Native => "native",
             Language::Nodejs => "nodejs",
+            Language::Go => "go",
             Language::Other(id) => id,
         }
     }
@@ -37,6 +40,7 @@ impl Language {
             "python" => Language::Python,
             "native" => Language::Native,
             "nodejs" => Language::Nodejs,
+            "go" => Language::Go,
             other => Language::Other(other.to_owned()),
         }
     }
@@ -110,6 +114,7 @@ impl Catalogue {
                 .map(|v| python_runtime(v))
                 .chain(std::iter::once(native_runtime()))
                 .chain(NODEJS_VERSIONS.iter().map(|v| nodejs_runtime(v)))
+                .chain(GO_VERSIONS.iter().map(|v| go_runtime(v)))
                 .collect(),
         }
     }
@@ -204,6 +209,32 @@ fn nodejs_runtime(version: &str) -> Runtime {
             env: Vec::new(),
         }),
         compile: None,
+        image,
+    }
+}
+
+/// The Go versions fnhost ships images for.
+pub const GO_VERSIONS: [&str; 1] = ["1.26"];
+
+/// Go functions (`package kubeless`, `func F(functions.Event, functions.Context) (string,
+/// error)`): the compile phase builds them with fnhost's worker shim into one binary; `go.mod`
+/// dependencies come from the Go module proxy.
+fn go_runtime(version: &str) -> Runtime {
+    let id = format!("go{version}");
+    let image = image_for(&id);
+    Runtime {
+        language: Language::Go,
+        version: version.to_owned(),
+        version_name: id.clone(),
+        dep_file: "go.mod".to_owned(),
+        suffix: ".go".to_owned(),
+        runtime_env: Vec::new(),
+        install: None,
+        compile: Some(Phase {
+            image: image.clone(),
+            command: "fnhost build go --dir \"$KUBELESS_INSTALL_VOLUME\" --handler \"$KUBELESS_FUNC_NAME\"".to_owned(),
+            env: vec![("GOCACHE".to_owned(), "$(KUBELESS_INSTALL_VOLUME)/.cache".to_owned())],
+        }),
         image,
     }
 }

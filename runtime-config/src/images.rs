@@ -25,6 +25,7 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
         Language::Python => Some(python_dockerfile(runtime)),
         Language::Native => Some(native_dockerfile(runtime)),
         Language::Nodejs => Some(nodejs_dockerfile(runtime)),
+        Language::Go => Some(go_dockerfile(runtime)),
         Language::Other(_) => None,
     }
 }
@@ -84,6 +85,26 @@ ENV {tail}"#,
         image = runtime.image,
         v = runtime.version,
         build = rust_build_stage("nodejs"),
+        tail = RUNTIME_STAGE_TAIL.trim_start(),
+    )
+}
+
+fn go_dockerfile(runtime: &Runtime) -> String {
+    format!(
+        r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
+# fnhost runtime image for {id} ({image}): fnhost plus the Go {v} toolchain, which the compile
+# phase (`fnhost build go`) uses to build the function with fnhost's worker shim.
+# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
+
+{build}
+FROM golang:{v}-bookworm
+COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
+ENV GOTOOLCHAIN=local \
+    {tail}"#,
+        id = runtime.id(),
+        image = runtime.image,
+        v = runtime.version,
+        build = rust_build_stage("go"),
         tail = RUNTIME_STAGE_TAIL.trim_start(),
     )
 }

@@ -9,14 +9,17 @@
 //! - [`worker`]: one worker process and the task routing its results.
 //! - [`pool`]: the worker slots, leases, replacement with backoff.
 //! - [`function`]: [`ProcessFunction`], the [`fnhost_loader_api::Function`] over a pool.
+//! - [`golang`]: Go functions, compiled with fnhost's worker shim (`shims/go/`).
 //! - [`nodejs`]: Node.js functions in workers running fnhost's shim (`shims/nodejs-worker.js`).
 
 pub mod function;
+pub mod golang;
 pub mod nodejs;
 pub mod pool;
 pub mod protocol;
 pub mod worker;
 
 pub use function::ProcessFunction;
+pub use golang::GoLoader;
 pub use nodejs::NodeLoader;
 pub use worker::WorkerCommand;

@@ -184,12 +184,18 @@ pub struct ResultHeader {
     /// Status code (default 200).
     #[serde(default)]
     pub status: Option<u16>,
-    /// Headers in order; repeated names allowed.
-    #[serde(default)]
+    /// Headers in order; repeated names allowed (`null` reads as none).
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub headers: Vec<(String, String)>,
     /// Set when the function failed: the message for the log (the client gets 500).
     #[serde(default)]
     pub error: Option<String>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Vec<(String, String)>, D::Error> {
+    Option::<Vec<(String, String)>>::deserialize(d).map(Option::unwrap_or_default)
 }
 
 /// The READY header.
