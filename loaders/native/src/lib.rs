@@ -25,7 +25,7 @@ use fnhost_loader_api::{
     EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Isolation,
     LoadError, Loader,
 };
-use fnhost_loader_process::{ProcessFunction, WorkerCommand};
+use fnhost_loader_process::WorkerCommand;
 use tokio::sync::oneshot;
 
 use crate::call::Context;
@@ -72,10 +72,6 @@ fn load_isolated(
     worker_program: &std::path::Path,
     workers: usize,
 ) -> Result<Box<dyn Function>, LoadError> {
-    let handle = tokio::runtime::Handle::try_current().map_err(|_| LoadError::Engine {
-        engine: "native",
-        detail: "worker processes need the tokio runtime".to_owned(),
-    })?;
     let command = WorkerCommand {
         program: worker_program.to_path_buf(),
         args: worker_args(spec),
@@ -83,8 +79,7 @@ fn load_isolated(
         dir: spec.dir.clone(),
         start_timeout: std::time::Duration::from_secs(60),
     };
-    let function = handle.block_on(ProcessFunction::start(spec, command, workers))?;
-    Ok(Box::new(function))
+    fnhost_loader_process::function::start_blocking("native", spec, command, workers)
 }
 
 /// The arguments of `fnhost worker native` for `spec`.

@@ -51,6 +51,22 @@ impl ProcessFunction {
     }
 }
 
+/// Starts `spec.workers`-style worker processes from a synchronous [`fnhost_loader_api::Loader::load`]:
+/// blocks on the tokio runtime the proxy has entered (the workers' tasks live there).
+pub fn start_blocking(
+    engine: &'static str,
+    spec: &FunctionSpec,
+    command: WorkerCommand,
+    workers: usize,
+) -> Result<Box<dyn Function>, LoadError> {
+    let handle = tokio::runtime::Handle::try_current().map_err(|_| LoadError::Engine {
+        engine,
+        detail: "worker processes need the tokio runtime".to_owned(),
+    })?;
+    let function = handle.block_on(ProcessFunction::start(spec, command, workers))?;
+    Ok(Box::new(function))
+}
+
 impl Function for ProcessFunction {
     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
         let (pool, context, timeout) = (self.pool.clone(), self.context.clone(), self.timeout);

@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
-use crate::function::ProcessFunction;
 use crate::worker::WorkerCommand;
 
 /// The compiled worker's file name, in the function folder.
@@ -169,10 +168,6 @@ impl Loader for GoLoader {
                 ),
             });
         }
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| LoadError::Engine {
-            engine: "go",
-            detail: "worker processes need the tokio runtime".to_owned(),
-        })?;
         let command = WorkerCommand {
             program,
             args: Vec::new(),
@@ -188,7 +183,6 @@ impl Loader for GoLoader {
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
-        let function = handle.block_on(ProcessFunction::start(spec, command, spec.workers))?;
-        Ok(Box::new(function))
+        crate::function::start_blocking("go", spec, command, spec.workers)
     }
 }

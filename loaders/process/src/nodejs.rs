@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
-use crate::function::ProcessFunction;
 use crate::worker::WorkerCommand;
 
 /// The worker shim's source.
@@ -23,10 +22,6 @@ impl Loader for NodeLoader {
     }
 
     fn load(&self, spec: &FunctionSpec) -> Result<Box<dyn Function>, LoadError> {
-        let handle = tokio::runtime::Handle::try_current().map_err(|_| LoadError::Engine {
-            engine: "nodejs",
-            detail: "worker processes need the tokio runtime".to_owned(),
-        })?;
         if !spec.dir.join(format!("{}.js", spec.module)).is_file() {
             return Err(LoadError::ModuleNotFound {
                 module: spec.module.clone(),
@@ -48,8 +43,7 @@ impl Loader for NodeLoader {
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
-        let function = handle.block_on(ProcessFunction::start(spec, command, spec.workers))?;
-        Ok(Box::new(function))
+        crate::function::start_blocking("nodejs", spec, command, spec.workers)
     }
 }
 
