@@ -35,6 +35,9 @@ cargo build --quiet --locked --profile "$profile" -p fnhost-proxy -p fnhost-benc
 bin="$CARGO_TARGET_DIR/$outdir"
 # The native hello world, outside the clone's tracked files (benches/functions/*.so is ignored).
 cc -shared -fPIC -O2 -Wall -Werror -I loaders/native/include -o benches/functions/libhello.so benches/functions/native_hello.c
+# The Go hello world, compiled by fnhost's own compile phase, and Go's bare net/http peer.
+"$bin/fnhost" build go --dir benches/functions/go --handler Foo >/dev/null
+(cd benches/functions/go_peer && GOTOOLCHAIN=local go build -o ../go-peer .)
 run() {
     "$bin/fnhost-load" --fnhost "$bin/fnhost" --baseline "$bin/hyper-baseline" \
         --functions "$PWD/benches/functions" --granian "$venv/bin/granian" "${defaults[@]}" "$@"

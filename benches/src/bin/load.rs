@@ -144,6 +144,30 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         "fnhost, Node.js hello (benches/functions/hello.js) in 2 Node worker processes",
         &[("MOD_NAME", "hello"), ("FUNC_RUNTIME", "nodejs20")],
     ));
+    let mut go = fnhost(
+        "fnhost-go",
+        "fnhost, Go hello (benches/functions/go/hello.go) compiled with fnhost's worker shim, 2 workers",
+        &[
+            ("MOD_NAME", "hello"),
+            ("FUNC_HANDLER", "Foo"),
+            ("FUNC_RUNTIME", "go1.26"),
+        ],
+    );
+    go.env.insert(
+        "KUBELESS_INSTALL_VOLUME".to_owned(),
+        o.functions.join("go").display().to_string(),
+    );
+    list.push(go);
+    list.push(TargetSpec {
+        name: "go-bare".to_owned(),
+        description:
+            "Go's own net/http server answering the same hello world (the language's bare server)"
+                .to_owned(),
+        program: o.functions.join("go-peer"),
+        args: vec!["{port}".to_owned()],
+        env: BTreeMap::new(),
+        cwd: o.functions.clone(),
+    });
     for (mode, description) in [
         (
             "bare",

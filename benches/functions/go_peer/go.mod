@@ -1,0 +1,3 @@
+module fnhost.local/gopeer
+
+go 1.21
