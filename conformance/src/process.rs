@@ -45,8 +45,25 @@ pub fn binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("fnhost"))
 }
 
+/// Environment variables of the test machine that fnhost (and the tools it runs: pip, npm,
+/// go) see; everything else is cleared so that each case states its own configuration.
+const PASSED_THROUGH: [&str; 12] = [
+    "PATH",
+    "HOME",
+    "LANG",
+    "TMPDIR",
+    "SSL_CERT_FILE",
+    "SSL_CERT_DIR",
+    "NODE_EXTRA_CA_CERTS",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "NO_PROXY",
+    "GOPROXY",
+    "PIP_INDEX_URL",
+];
+
 impl Fnhost {
-    /// Starts fnhost with exactly `env` (plus `PATH`, `HOME`, `LANG`) and `args`.
+    /// Starts fnhost with exactly `env` (plus the machine's [`PASSED_THROUGH`] variables) and `args`.
     pub fn spawn(
         args: &[String],
         env: &BTreeMap<String, String>,
@@ -55,7 +72,9 @@ impl Fnhost {
         let bin = binary();
         let mut cmd = Command::new(&bin);
         cmd.args(args).current_dir(cwd).env_clear();
-        for key in ["PATH", "HOME", "LANG", "TMPDIR"] {
+        // The machine's own setup passes through: where tools are, and how this network is
+        // reached (proxies, the CA certificates TLS clients must trust).
+        for key in PASSED_THROUGH {
             if let Some(v) = std::env::var_os(key) {
                 cmd.env(key, v);
             }

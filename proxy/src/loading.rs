@@ -184,7 +184,7 @@ pub fn search_path(runtime: &Runtime, install_dir: &Path) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = runtime
         .runtime_env
         .iter()
-        .filter(|(k, _)| k == "PYTHONPATH")
+        .filter(|(k, _)| k == "PYTHONPATH" || k == "NODE_PATH")
         .flat_map(|(_, v)| {
             expand(v, |name| {
                 (name == "KUBELESS_INSTALL_VOLUME").then(|| volume.clone())
@@ -195,9 +195,11 @@ pub fn search_path(runtime: &Runtime, install_dir: &Path) -> Vec<PathBuf> {
         })
         .filter(|p| p.is_dir())
         .collect();
-    if !paths
-        .iter()
-        .any(|p| p.ends_with("site-packages") || p.ends_with("dist-packages"))
+    let python = runtime.runtime_env.iter().any(|(k, _)| k == "PYTHONPATH");
+    if python
+        && !paths
+            .iter()
+            .any(|p| p.ends_with("site-packages") || p.ends_with("dist-packages"))
     {
         paths.extend(deps::find_package_dirs(install_dir));
     }

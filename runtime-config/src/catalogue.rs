@@ -204,7 +204,7 @@ fn nodejs_runtime(version: &str) -> Runtime {
         install: Some(Phase {
             image: image.clone(),
             command: "cd \"$KUBELESS_INSTALL_VOLUME\" && { [ \"$KUBELESS_DEPS_FILE\" -ef package.json ] || cp \"$KUBELESS_DEPS_FILE\" package.json; } \
-                      && HOME=/tmp npm install --omit=dev --no-audit --no-fund --prefix=\"$KUBELESS_INSTALL_VOLUME\""
+                      && npm install --omit=dev --no-audit --no-fund --cache \"${TMPDIR:-/tmp}/fnhost-npm-cache\" --prefix=\"$KUBELESS_INSTALL_VOLUME\""
                 .to_owned(),
             env: Vec::new(),
         }),
