@@ -38,8 +38,15 @@ pub struct Running {
 }
 
 impl Drop for Running {
+    /// Stops the server and every process it started (Granian's workers, fnhost's workers):
+    /// none may outlive its round and skew the next one.
     fn drop(&mut self) {
-        let _ = self.child.kill();
+        let tree = crate::procfs::process_tree(self.child.id());
+        let pids: Vec<String> = tree.iter().map(u32::to_string).collect();
+        let _ = std::process::Command::new("kill")
+            .arg("-KILL")
+            .args(&pids)
+            .status();
         let _ = self.child.wait();
     }
 }
