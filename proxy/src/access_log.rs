@@ -41,6 +41,11 @@ pub struct Entry<'a> {
     pub elapsed: Duration,
 }
 
+thread_local! {
+    /// Each request thread's line buffer.
+    static LINE: std::cell::RefCell<String> = std::cell::RefCell::new(String::with_capacity(256));
+}
+
 /// How long a line may wait in the buffer.
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(20);
 
@@ -82,12 +87,14 @@ impl AccessLog {
         if !self.enabled {
             return;
         }
-        let mut line = String::with_capacity(160);
-        format_line(&mut line, entry, SystemTime::now());
-        let mut buffer = self.buffer.lock();
-        buffer.pending.push_str(&line);
-        let full = buffer.pending.len() >= HIGH_WATER;
-        drop(buffer);
+        // Formatted outside the lock, into this thread's reused buffer: no allocation per line.
+        let full = LINE.with_borrow_mut(|line| {
+            line.clear();
+            format_line(line, entry, SystemTime::now());
+            let mut buffer = self.buffer.lock();
+            buffer.pending.push_str(line);
+            buffer.pending.len() >= HIGH_WATER
+        });
         if full {
             self.ready.notify_one();
         }
@@ -130,8 +137,12 @@ fn write_out(text: &str) {
 
 /// Appends one formatted line (with its newline) to `out`.
 pub fn format_line(out: &mut String, e: &Entry<'_>, now: SystemTime) {
-    let ip = e.peer.map(|p| p.ip().to_string());
-    let _ = write!(out, "{} - - [", ip.as_deref().unwrap_or("-"));
+    match e.peer {
+        Some(peer) => {
+            let _ = write!(out, "{} - - [", peer.ip());
+        }
+        None => out.push_str("- - - ["),
+    }
     format_time(out, now);
     let _ = writeln!(
         out,

@@ -58,7 +58,7 @@ fn invocation(frame: &Frame) -> Result<Invocation, String> {
     let call: CallHeader =
         serde_json::from_slice(&frame.header).map_err(|e| format!("bad CALL header: {e}"))?;
     let target = if call.query.is_empty() {
-        call.path.clone()
+        call.path.to_string()
     } else {
         format!("{}?{}", call.path, call.query)
     };
@@ -142,5 +142,5 @@ fn read_frame(stream: &mut UnixStream) -> Result<Option<Frame>, String> {
     stream
         .read_exact(&mut payload)
         .map_err(|e| format!("cannot read from the host: {e}"))?;
-    Frame::decode(&payload).map(Some).map_err(|e| e.to_string())
+    Frame::decode(payload).map(Some).map_err(|e| e.to_string())
 }

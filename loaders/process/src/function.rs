@@ -1,5 +1,6 @@
 //! [`ProcessFunction`]: calls through a pool of worker processes.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -17,7 +18,7 @@ use crate::worker::WorkerCommand;
 /// A function served by worker processes.
 pub struct ProcessFunction {
     pool: Arc<Pool>,
-    context: ContextHeader,
+    context: Arc<ContextHeader>,
     timeout: Duration,
     description: String,
 }
@@ -39,12 +40,12 @@ impl ProcessFunction {
         let description = format!("{} worker process(es)", pool.size());
         Ok(ProcessFunction {
             pool,
-            context: ContextHeader {
+            context: Arc::new(ContextHeader {
                 function_name: format!("{}.{}", spec.module, spec.handler),
                 timeout: spec.timeout.as_secs_f64(),
                 runtime: spec.runtime.clone(),
                 memory_limit: spec.memory_limit.clone(),
-            },
+            }),
             timeout: spec.timeout,
             description,
         })
@@ -105,8 +106,11 @@ async fn call(
         });
     };
     let header = call_header(&invocation, context, deadline);
-    let body = invocation.body.to_vec();
-    let outcome = tokio::time::timeout_at(deadline.into(), lease.worker.call(header, body)).await;
+    let outcome = tokio::time::timeout_at(
+        deadline.into(),
+        lease.worker.call(&header, &invocation.body),
+    )
+    .await;
     finish(pool, lease, outcome, timeout)
 }
 
@@ -134,21 +138,31 @@ fn finish(
     }
 }
 
+/// The CALL header, borrowing every string from the request and the shared context.
 fn call_header(invocation: &Invocation, context: &ContextHeader, deadline: Instant) -> Vec<u8> {
-    let headers = crate::protocol::header_pairs(&invocation.headers);
+    let headers = invocation
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                Cow::Borrowed(k.as_str()),
+                String::from_utf8_lossy(v.as_bytes()),
+            )
+        })
+        .collect();
     let meta = &invocation.event;
     let header = CallHeader {
-        method: invocation.method.as_str().to_owned(),
-        path: invocation.uri.path().to_owned(),
-        query: invocation.uri.query().unwrap_or("").to_owned(),
+        method: Cow::Borrowed(invocation.method.as_str()),
+        path: Cow::Borrowed(invocation.uri.path()),
+        query: Cow::Borrowed(invocation.uri.query().unwrap_or("")),
         headers,
         event: EventHeader {
-            id: meta.id.clone(),
-            event_type: meta.event_type.clone(),
-            time: meta.time.clone(),
-            namespace: meta.namespace.clone(),
+            id: borrowed(&meta.id),
+            event_type: borrowed(&meta.event_type),
+            time: borrowed(&meta.time),
+            namespace: borrowed(&meta.namespace),
         },
-        context: context.clone(),
+        context: Cow::Borrowed(context),
         timeout_ms: u64::try_from(
             deadline
                 .saturating_duration_since(Instant::now())
@@ -157,6 +171,10 @@ fn call_header(invocation: &Invocation, context: &ContextHeader, deadline: Insta
         .unwrap_or(u64::MAX),
     };
     serde_json::to_vec(&header).unwrap_or_default()
+}
+
+fn borrowed(value: &Option<String>) -> Option<Cow<'_, str>> {
+    value.as_deref().map(Cow::Borrowed)
 }
 
 fn response(frame: Frame) -> Result<Response, InvokeError> {

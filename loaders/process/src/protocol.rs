@@ -14,6 +14,8 @@
 //! worker), `3` RESULT (worker → host, same id as the CALL). Calls may be answered out of
 //! order; several may be in flight on one worker.
 
+use std::borrow::Cow;
+
 use serde::{Deserialize, Serialize};
 
 /// The protocol version a worker announces in READY.
@@ -74,23 +76,12 @@ pub enum FrameError {
 impl Frame {
     /// The bytes of this frame, length prefix included.
     pub fn encode(&self) -> Vec<u8> {
-        let length = 1 + 8 + 4 + self.header.len() + self.body.len();
-        let mut out = Vec::with_capacity(4 + length);
-        out.extend_from_slice(&u32::try_from(length).unwrap_or(u32::MAX).to_le_bytes());
-        out.push(self.kind as u8);
-        out.extend_from_slice(&self.id.to_le_bytes());
-        out.extend_from_slice(
-            &u32::try_from(self.header.len())
-                .unwrap_or(u32::MAX)
-                .to_le_bytes(),
-        );
-        out.extend_from_slice(&self.header);
-        out.extend_from_slice(&self.body);
-        out
+        encode_frame(self.kind, self.id, &self.header, &self.body)
     }
 
-    /// Decodes the bytes after the length prefix.
-    pub fn decode(payload: &[u8]) -> Result<Frame, FrameError> {
+    /// Decodes the bytes after the length prefix, keeping them: header and body are split
+    /// off `payload` without copying the body.
+    pub fn decode(mut payload: Vec<u8>) -> Result<Frame, FrameError> {
         if payload.len() < 13 {
             return Err(FrameError::Malformed(
                 "shorter than kind, id and header length",
@@ -113,11 +104,13 @@ impl Frame {
             )
             .filter(|end| *end <= payload.len())
             .ok_or(FrameError::Malformed("header longer than the frame"))?;
+        let body = payload.split_off(header_end);
+        payload.drain(..13);
         Ok(Frame {
             kind,
             id,
-            header: payload[13..header_end].to_vec(),
-            body: payload[header_end..].to_vec(),
+            header: payload,
+            body,
         })
     }
 
@@ -132,37 +125,55 @@ impl Frame {
     }
 }
 
-/// The CALL header.
+/// One frame's bytes, length prefix included, written once from borrowed parts.
+pub fn encode_frame(kind: Kind, id: u64, header: &[u8], body: &[u8]) -> Vec<u8> {
+    let length = 1 + 8 + 4 + header.len() + body.len();
+    let mut out = Vec::with_capacity(4 + length);
+    out.extend_from_slice(&u32::try_from(length).unwrap_or(u32::MAX).to_le_bytes());
+    out.push(kind as u8);
+    out.extend_from_slice(&id.to_le_bytes());
+    out.extend_from_slice(
+        &u32::try_from(header.len())
+            .unwrap_or(u32::MAX)
+            .to_le_bytes(),
+    );
+    out.extend_from_slice(header);
+    out.extend_from_slice(body);
+    out
+}
+
+/// The CALL header. Its strings borrow from the request when fnhost writes it (no copies on
+/// the request path) and are owned when a worker reads it.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct CallHeader {
+pub struct CallHeader<'a> {
     /// HTTP method.
-    pub method: String,
+    pub method: Cow<'a, str>,
     /// Path.
-    pub path: String,
+    pub path: Cow<'a, str>,
     /// Query string without `?`.
-    pub query: String,
+    pub query: Cow<'a, str>,
     /// Headers in order, names lower case.
-    pub headers: Vec<(String, String)>,
+    pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Kubeless event metadata.
-    pub event: EventHeader,
+    pub event: EventHeader<'a>,
     /// Kubeless context.
-    pub context: ContextHeader,
+    pub context: Cow<'a, ContextHeader>,
     /// Milliseconds the call may still take.
     pub timeout_ms: u64,
 }
 
 /// `event-*` metadata.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct EventHeader {
+pub struct EventHeader<'a> {
     /// `event-id`.
-    pub id: Option<String>,
+    pub id: Option<Cow<'a, str>>,
     /// `event-type`.
     #[serde(rename = "type")]
-    pub event_type: Option<String>,
+    pub event_type: Option<Cow<'a, str>>,
     /// `event-time`.
-    pub time: Option<String>,
+    pub time: Option<Cow<'a, str>>,
     /// `event-namespace`.
-    pub namespace: Option<String>,
+    pub namespace: Option<Cow<'a, str>>,
 }
 
 /// The Kubeless context.
@@ -239,13 +250,13 @@ mod tests {
         let bytes = frame.encode();
         let length = u32::from_le_bytes(bytes[0..4].try_into().expect("4 bytes"));
         assert_eq!(Frame::check_length(length), Ok(bytes.len() - 4));
-        assert_eq!(Frame::decode(&bytes[4..]), Ok(frame));
+        assert_eq!(Frame::decode(bytes[4..].to_vec()), Ok(frame));
     }
 
     #[test]
     fn malformed_frames_are_refused() {
         assert!(matches!(
-            Frame::decode(&[2, 0, 0]),
+            Frame::decode(vec![2, 0, 0]),
             Err(FrameError::Malformed(_))
         ));
         let mut bytes = Frame {
@@ -256,7 +267,10 @@ mod tests {
         }
         .encode();
         bytes[4] = 9;
-        assert_eq!(Frame::decode(&bytes[4..]), Err(FrameError::UnknownKind(9)));
+        assert_eq!(
+            Frame::decode(bytes[4..].to_vec()),
+            Err(FrameError::UnknownKind(9))
+        );
         let mut lying = Frame {
             kind: Kind::Result,
             id: 1,
@@ -266,7 +280,7 @@ mod tests {
         .encode();
         lying[13] = 200; // header length beyond the frame
         assert!(matches!(
-            Frame::decode(&lying[4..]),
+            Frame::decode(lying[4..].to_vec()),
             Err(FrameError::Malformed(_))
         ));
         assert!(Frame::check_length(u32::MAX).is_err());
@@ -288,5 +302,11 @@ mod tests {
             serde_json::from_str(r#"{"status": 201}"#).expect("minimal result");
         assert_eq!(result.status, Some(201));
         assert!(result.headers.is_empty());
+        let result: ResultHeader =
+            serde_json::from_str(r#"{"headers": null, "error": "x"}"#).expect("null headers");
+        assert!(result.headers.is_empty());
+        let owned: CallHeader<'static> =
+            serde_json::from_value(json).expect("a CALL header reads back owned");
+        assert_eq!(owned, call);
     }
 }

@@ -17,7 +17,7 @@ use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, Command};
 use tokio::sync::oneshot;
 
-use crate::protocol::{Frame, FrameError, Kind, ReadyHeader, VERSION};
+use crate::protocol::{Frame, FrameError, Kind, ReadyHeader, VERSION, encode_frame};
 
 /// How to start a worker.
 #[derive(Debug, Clone)]
@@ -143,20 +143,14 @@ impl Worker {
     }
 
     /// Sends a CALL and waits for its RESULT (no deadline here: the caller races it).
-    pub async fn call(&self, header: Vec<u8>, body: Vec<u8>) -> CallOutcome {
+    pub async fn call(&self, header: &[u8], body: &[u8]) -> CallOutcome {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         match self.pending.lock().as_mut() {
             Some(pending) => pending.insert(id, tx),
             None => return Err(self.exit_reason()),
         };
-        let bytes = Frame {
-            kind: Kind::Call,
-            id,
-            header,
-            body,
-        }
-        .encode();
+        let bytes = encode_frame(Kind::Call, id, header, body);
         if let Err(e) = self.writer.lock().await.write_all(&bytes).await {
             if let Some(pending) = self.pending.lock().as_mut() {
                 pending.remove(&id);
@@ -238,7 +232,7 @@ async fn read_frame(reader: &mut OwnedReadHalf) -> Result<Frame, FrameError> {
         .read_exact(&mut payload)
         .await
         .map_err(|_| FrameError::Malformed("connection closed mid-frame"))?;
-    Frame::decode(&payload)
+    Frame::decode(payload)
 }
 
 async fn route_results(
