@@ -73,6 +73,9 @@ pub struct WorkerArgs {
     /// Timeout in seconds, for the context.
     #[arg(long, default_value_t = 180.0)]
     pub timeout: f64,
+    /// The host's socket (the worker protocol names it in the environment).
+    #[arg(long, env = "FNHOST_WORKER_SOCKET")]
+    pub socket: PathBuf,
 }
 
 impl WorkerArgs {

@@ -166,12 +166,16 @@ pub fn build_function(
 
 /// Runs a worker process of `FNHOST_ISOLATION=process` for `loader` (the hidden `fnhost
 /// worker` command): serves calls from the parent fnhost until it closes the socket.
-pub fn run_worker(loader: &str, spec: &fnhost_loader_api::FunctionSpec) -> Result<(), String> {
+pub fn run_worker(
+    loader: &str,
+    spec: &fnhost_loader_api::FunctionSpec,
+    socket: &std::path::Path,
+) -> Result<(), String> {
     match loader {
         #[cfg(feature = "native")]
-        "native" => fnhost_loader_native::worker::serve(spec),
+        "native" => fnhost_loader_native::worker::serve(spec, socket),
         other => {
-            let _ = spec;
+            let _ = (spec, socket);
             Err(format!("this build of fnhost has no {other:?} worker"))
         }
     }

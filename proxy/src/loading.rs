@@ -175,16 +175,16 @@ fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
     }
 }
 
-/// Import paths from the runtime's own environment (e.g. `PYTHONPATH`), expanded with the
-/// install folder as `KUBELESS_INSTALL_VOLUME`, exactly as kubelet expands them in a pod.
-/// If the install command used another layout (Debian's pip puts `--prefix` packages under
-/// `local/lib/…/dist-packages`), the folders it actually created are used.
+/// Import paths from the runtime's own environment (`PYTHONPATH`, `NODE_PATH`, ...), expanded
+/// with the install folder as `KUBELESS_INSTALL_VOLUME`, exactly as kubelet expands them in a
+/// pod; only folders that exist are kept. If a Python install used another layout (Debian's pip
+/// puts `--prefix` packages under `local/lib/…/dist-packages`), the folders it actually created
+/// are used.
 pub fn search_path(runtime: &Runtime, install_dir: &Path) -> Vec<PathBuf> {
     let volume = install_dir.to_string_lossy().into_owned();
     let mut paths: Vec<PathBuf> = runtime
         .runtime_env
         .iter()
-        .filter(|(k, _)| k == "PYTHONPATH" || k == "NODE_PATH")
         .flat_map(|(_, v)| {
             expand(v, |name| {
                 (name == "KUBELESS_INSTALL_VOLUME").then(|| volume.clone())
@@ -195,12 +195,10 @@ pub fn search_path(runtime: &Runtime, install_dir: &Path) -> Vec<PathBuf> {
         })
         .filter(|p| p.is_dir())
         .collect();
-    let python = runtime.runtime_env.iter().any(|(k, _)| k == "PYTHONPATH");
-    if python
-        && !paths
-            .iter()
-            .any(|p| p.ends_with("site-packages") || p.ends_with("dist-packages"))
-    {
+    let has_packages = paths
+        .iter()
+        .any(|p| p.ends_with("site-packages") || p.ends_with("dist-packages"));
+    if runtime.language == Language::Python && !has_packages {
         paths.extend(deps::find_package_dirs(install_dir));
     }
     paths

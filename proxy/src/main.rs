@@ -25,7 +25,7 @@ fn main() -> ExitCode {
             };
         }
         Some(Command::Worker(args)) => {
-            return match fnhost_proxy::run_worker(&args.loader, &args.spec()) {
+            return match fnhost_proxy::run_worker(&args.loader, &args.spec(), &args.socket) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("fnhost worker: {e}");

@@ -17,12 +17,10 @@ use crate::call::{self, Context};
 use crate::library;
 
 /// Serves calls until the host closes the socket. `Err` describes why the worker cannot run.
-pub fn serve(spec: &FunctionSpec) -> Result<(), String> {
+pub fn serve(spec: &FunctionSpec, socket: &std::path::Path) -> Result<(), String> {
     let loaded = library::open(spec).map_err(|e| e.to_string())?;
-    let socket = std::env::var("FNHOST_WORKER_SOCKET")
-        .map_err(|_| "FNHOST_WORKER_SOCKET is not set".to_owned())?;
-    let mut stream =
-        UnixStream::connect(&socket).map_err(|e| format!("cannot connect to {socket}: {e}"))?;
+    let mut stream = UnixStream::connect(socket)
+        .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
     let context = Context {
         function_name: format!("{}.{}", spec.module, spec.handler),
         runtime: spec.runtime.clone(),

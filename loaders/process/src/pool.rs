@@ -68,7 +68,7 @@ impl Pool {
         });
         pool.install(0, first);
         for seat in 1..workers {
-            pool.clone().respawn_in_background(seat, "starting");
+            pool.clone().respawn_in_background(seat, None);
         }
         Ok(pool)
     }
@@ -144,7 +144,7 @@ impl Pool {
             current.worker = None;
             current.generation += 1;
         }
-        self.clone().respawn_in_background(seat, why);
+        self.clone().respawn_in_background(seat, Some(why));
     }
 
     fn install(&self, seat: usize, worker: Arc<Worker>) {
@@ -160,22 +160,24 @@ impl Pool {
         self.permits.add_permits(slots);
     }
 
-    fn respawn_in_background(self: Arc<Self>, seat: usize, why: &str) {
-        let why = why.to_owned();
+    /// Starts the seat's worker: its first (`replacing` is `None`) or a replacement, and why.
+    fn respawn_in_background(self: Arc<Self>, seat: usize, replacing: Option<&str>) {
+        let why = replacing.map(str::to_owned);
         tokio::spawn(async move {
             let started = Instant::now();
             let mut delay = FIRST_BACKOFF;
             loop {
                 match Worker::start(&self.command).await {
                     Ok(worker) => {
-                        if why == "starting" {
-                            tracing::debug!(seat, "worker started in {:?}", started.elapsed());
-                        } else {
-                            tracing::info!(
+                        match &why {
+                            None => {
+                                tracing::debug!(seat, "worker started in {:?}", started.elapsed())
+                            }
+                            Some(why) => tracing::info!(
                                 seat,
                                 "worker replaced ({why}) in {:?}",
                                 started.elapsed()
-                            );
+                            ),
                         }
                         self.install(seat, worker);
                         return;
@@ -183,7 +185,8 @@ impl Pool {
                     Err(e) => {
                         tracing::error!(
                             seat,
-                            "cannot start a worker ({why}): {e}; retrying in {delay:?}"
+                            "cannot start a worker ({}): {e}; retrying in {delay:?}",
+                            why.as_deref().unwrap_or("first start")
                         );
                         tokio::time::sleep(delay).await;
                         delay = (delay * 2).min(MAX_BACKOFF);
