@@ -82,16 +82,10 @@ impl WorkerArgs {
     /// The function the worker serves.
     pub fn spec(&self) -> fnhost_loader_api::FunctionSpec {
         fnhost_loader_api::FunctionSpec {
-            module: self.module.clone(),
-            handler: self.handler.clone(),
-            dir: self.dir.clone(),
-            search_path: Vec::new(),
             timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.0)),
             runtime: self.runtime.clone(),
             memory_limit: self.memory_limit.clone(),
-            concurrency: 1,
-            isolation: fnhost_loader_api::Isolation::InProcess,
-            workers: 1,
+            ..fnhost_loader_api::FunctionSpec::new(&self.module, &self.handler, self.dir.clone())
         }
     }
 }

@@ -135,11 +135,19 @@ async fn run_functions(
     reason = "the signature Controller::run expects"
 )]
 fn error_policy(function: Arc<Function>, error: &ReconcileError, context: Arc<Context>) -> Action {
-    context.metrics.reconciled("Function", "error");
-    let delay = context
-        .backoff
-        .failed(&backoff_key("Function", function.as_ref()));
-    tracing::warn!(function = %function.name_any(), "retrying in {delay:?} after an error: {error}");
+    retry_after_error("Function", function.as_ref(), error, &context)
+}
+
+/// Counts a failed reconcile of `object` and schedules the next attempt with its backoff.
+pub(crate) fn retry_after_error<K: Resource>(
+    kind: &str,
+    object: &K,
+    error: &ReconcileError,
+    context: &Context,
+) -> Action {
+    context.metrics.reconciled(kind, "error");
+    let delay = context.backoff.failed(&backoff_key(kind, object));
+    tracing::warn!(kind, name = %object.name_any(), "retrying in {delay:?} after an error: {error}");
     Action::requeue(delay)
 }
 

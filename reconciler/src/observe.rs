@@ -199,11 +199,6 @@ impl Backoff {
         delay
     }
 
-    /// Forgets the failures of the trigger `namespace/name` (see `controller::backoff_key`).
-    pub fn forget_trigger(&self, namespace: &str, name: &str) {
-        self.succeeded(&format!("Trigger/{namespace}/{name}"));
-    }
-
     /// Forgets the failures of `key`.
     pub fn succeeded(&self, key: &str) {
         self.failures

@@ -12,7 +12,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use crate::controller::{Context, ReconcileError, apply_object, backoff_key};
+use crate::controller::{Context, ReconcileError, apply_object, backoff_key, retry_after_error};
 use crate::crd::{CronJobTrigger, Function, HTTPTrigger};
 use crate::objects::{self, CronJobVersion};
 
@@ -79,12 +79,7 @@ fn retry_soon<K: kube::Resource>(
     error: &ReconcileError,
     context: Arc<Context>,
 ) -> Action {
-    context.metrics.reconciled("Trigger", "error");
-    let delay = context
-        .backoff
-        .failed(&backoff_key("Trigger", trigger.as_ref()));
-    tracing::warn!(trigger = %trigger.name_any(), "retrying in {delay:?} after an error: {error}");
-    Action::requeue(delay)
+    retry_after_error("Trigger", trigger.as_ref(), error, &context)
 }
 
 /// The trigger's namespace and the function it points at; `None` (logged) when the function
@@ -127,7 +122,7 @@ async fn reconcile_cron(
         &context.config.provision_image,
         version,
     );
-    apply_planned(&context, &namespace, &trigger.name_any(), planned).await
+    apply_planned(&context, &namespace, trigger.as_ref(), planned).await
 }
 
 async fn reconcile_http(
@@ -139,24 +134,24 @@ async fn reconcile_http(
         return Ok(Action::requeue(MISSING_FUNCTION_RETRY));
     };
     let planned = objects::ingress(&trigger, &function);
-    apply_planned(&context, &namespace, &trigger.name_any(), planned).await
+    apply_planned(&context, &namespace, trigger.as_ref(), planned).await
 }
 
-async fn apply_planned(
+async fn apply_planned<K: kube::Resource>(
     context: &Context,
     namespace: &str,
-    trigger: &str,
+    trigger: &K,
     planned: Result<Value, objects::PlanError>,
 ) -> Result<Action, ReconcileError> {
     match planned {
         Ok(object) => {
             apply_object(&context.client, namespace, &object).await?;
             context.metrics.reconciled("Trigger", "applied");
-            context.backoff.forget_trigger(namespace, trigger);
+            context.backoff.succeeded(&backoff_key("Trigger", trigger));
             Ok(Action::requeue(Duration::from_secs(300)))
         }
         Err(problem) => {
-            tracing::warn!(trigger, "cannot apply the trigger: {problem}");
+            tracing::warn!(trigger = %trigger.name_any(), "cannot apply the trigger: {problem}");
             context.metrics.reconciled("Trigger", "invalid");
             Ok(Action::await_change())
         }

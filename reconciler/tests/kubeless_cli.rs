@@ -21,19 +21,13 @@ use kube::core::{ApiResource, GroupVersionKind};
 use support::{ControlPlane, eventually, eventually_get, install, reconciler_client};
 
 fn kubeless_binary() -> PathBuf {
-    let dir = std::env::var("FNHOST_KUBELESS_BIN")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/fnhost-k8s/kubeless-bin")
-        });
-    let bin = dir.join("kubeless");
-    assert!(
-        bin.is_file(),
-        "no kubeless CLI at {}: run scripts/k8s/build-kubeless-cli.sh (scripts/test.sh does)",
-        bin.display()
+    let dir = support::cached_tool_dir(
+        "FNHOST_KUBELESS_BIN",
+        ".cache/fnhost-k8s/kubeless-bin",
+        "kubeless",
+        "scripts/k8s/build-kubeless-cli.sh",
     );
-    bin
+    dir.join("kubeless")
 }
 
 /// Runs the CLI; it must succeed. Returns stdout and stderr together.

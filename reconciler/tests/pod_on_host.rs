@@ -47,10 +47,8 @@ impl PodPaths<'_> {
         let mut env: BTreeMap<String, String> = BTreeMap::new();
         for entry in container["env"].as_array().into_iter().flatten() {
             let name = entry["name"].as_str().unwrap_or_default().to_owned();
-            let mut value = entry["value"].as_str().unwrap_or_default().to_owned();
-            for (k, v) in &env {
-                value = value.replace(&format!("$({k})"), v.as_str());
-            }
+            let raw = entry["value"].as_str().unwrap_or_default();
+            let value = fnhost_runtime_config::expand::expand(raw, |var| env.get(var).cloned());
             env.insert(name, self.map(&value));
         }
         env

@@ -8,6 +8,8 @@
     reason = "a broken setup should stop the test loudly"
 )]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
@@ -20,18 +22,13 @@ use fnhost_runtime_config::catalogue::Catalogue;
 use serde_json::{Value, json};
 
 fn validator() -> PathBuf {
-    let path = std::env::var("FNHOST_KUBERNETES_VALIDATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                .join(".cache/fnhost/validate-venv/bin/kubernetes-validate")
-        });
-    assert!(
-        path.is_file(),
-        "no kubernetes-validate at {}: run scripts/setup.sh",
-        path.display()
+    let dir = support::cached_tool_dir(
+        "FNHOST_VALIDATE_BIN",
+        ".cache/fnhost/validate-venv/bin",
+        "kubernetes-validate",
+        "scripts/setup.sh",
     );
-    path
+    dir.join("kubernetes-validate")
 }
 
 fn function() -> Function {

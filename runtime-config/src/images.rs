@@ -71,71 +71,83 @@ ENV PYTHONUNBUFFERED=1 \
 }
 
 fn nodejs_dockerfile(runtime: &Runtime) -> String {
-    format!(
-        r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
-# fnhost runtime image for {id} ({image}): fnhost plus Node.js {v}; functions run in Node.js
-# worker processes (the worker shim is embedded in fnhost). Also the install-phase image (npm).
-# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
-
-{build}
-FROM node:{v}-bookworm-slim
-COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
-ENV {tail}"#,
-        id = runtime.id(),
-        image = runtime.image,
-        v = runtime.version,
-        build = rust_build_stage("nodejs"),
-        tail = RUNTIME_STAGE_TAIL.trim_start(),
+    let v = &runtime.version;
+    rust_only_dockerfile(
+        runtime,
+        &RustOnlyImage {
+            about: &format!(
+                "fnhost plus Node.js {v}; functions run in Node.js\n# worker processes (the worker shim is embedded in fnhost). Also the install-phase image (npm)."
+            ),
+            base: &format!("node:{v}-bookworm-slim"),
+            extra_copy: "",
+            extra_env: "",
+        },
     )
 }
 
 fn go_dockerfile(runtime: &Runtime) -> String {
-    format!(
-        r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
-# fnhost runtime image for {id} ({image}): fnhost plus the Go {v} toolchain, which the compile
-# phase (`fnhost build go`) uses to build the function with fnhost's worker shim.
-# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
-
-{build}
-FROM golang:{v}-bookworm
-COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
-ENV GOTOOLCHAIN=local \
-    {tail}"#,
-        id = runtime.id(),
-        image = runtime.image,
-        v = runtime.version,
-        build = rust_build_stage("go"),
-        tail = RUNTIME_STAGE_TAIL.trim_start(),
-    )
-}
-
-/// The build stage of images whose fnhost needs nothing but Rust: only `feature`'s loader.
-fn rust_build_stage(feature: &str) -> String {
-    format!(
-        "FROM rust:{RUST_VERSION}-slim-bookworm AS build
-WORKDIR /src
-COPY . .
-RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features {feature} \\
- && cp target/release/fnhost /usr/local/bin/fnhost
-"
+    let v = &runtime.version;
+    rust_only_dockerfile(
+        runtime,
+        &RustOnlyImage {
+            about: &format!(
+                "fnhost plus the Go {v} toolchain, which the compile\n# phase (`fnhost build go`) uses to build the function with fnhost's worker shim."
+            ),
+            base: &format!("golang:{v}-bookworm"),
+            extra_copy: "",
+            extra_env: "GOTOOLCHAIN=local \\\n    ",
+        },
     )
 }
 
 fn native_dockerfile(runtime: &Runtime) -> String {
-    format!(
-        r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
-# fnhost runtime image for {id} ({image}): functions are shared objects built against
-# loaders/native/include/fnhost_native.h (copied to /usr/local/include for derived images).
-# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
+    rust_only_dockerfile(
+        runtime,
+        &RustOnlyImage {
+            about: "functions are shared objects built against\n# loaders/native/include/fnhost_native.h (copied to /usr/local/include for derived images).",
+            base: "debian:bookworm-slim",
+            extra_copy: "COPY loaders/native/include/fnhost_native.h /usr/local/include/fnhost_native.h\n",
+            extra_env: "",
+        },
+    )
+}
 
-{build}
-FROM debian:bookworm-slim
+/// What sets apart the images whose fnhost needs nothing but Rust to build.
+struct RustOnlyImage<'a> {
+    /// The header comment after `<id> (<image>): `.
+    about: &'a str,
+    /// The runtime stage's base image.
+    base: &'a str,
+    /// Lines after the binary's COPY.
+    extra_copy: &'a str,
+    /// Environment before the shared tail.
+    extra_env: &'a str,
+}
+
+/// A build stage compiling fnhost with only the runtime's loader, and a runtime stage on
+/// `image.base` ending like every runtime image.
+fn rust_only_dockerfile(runtime: &Runtime, image: &RustOnlyImage<'_>) -> String {
+    format!(
+        "# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
+# fnhost runtime image for {id} ({tag}): {about}
+# Build from the repository root: docker build -f images/{id}/Dockerfile -t {tag} .
+
+FROM rust:{RUST_VERSION}-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features {feature} \\
+ && cp target/release/fnhost /usr/local/bin/fnhost
+
+FROM {base}
 COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
-COPY loaders/native/include/fnhost_native.h /usr/local/include/fnhost_native.h
-ENV {tail}"#,
+{extra_copy}ENV {extra_env}{tail}",
         id = runtime.id(),
-        image = runtime.image,
-        build = rust_build_stage("native"),
+        tag = runtime.image,
+        about = image.about,
+        feature = runtime.language.id(),
+        base = image.base,
+        extra_copy = image.extra_copy,
+        extra_env = image.extra_env,
         tail = RUNTIME_STAGE_TAIL.trim_start(),
     )
 }

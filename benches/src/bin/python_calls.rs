@@ -28,16 +28,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     let calls: usize = args.next().map_or(Ok(200_000), |n| n.parse())?;
     let spec = FunctionSpec {
-        module: "hello".to_owned(),
-        handler: "foo".to_owned(),
-        dir,
-        search_path: Vec::new(),
-        timeout: Duration::from_secs(180),
         runtime: "python3.11".to_owned(),
-        memory_limit: "0".to_owned(),
         concurrency: 16,
-        isolation: fnhost_loader_api::Isolation::InProcess,
-        workers: 1,
+        ..FunctionSpec::new("hello", "foo", dir)
     };
     let function = PythonLoader.load(&spec)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -28,6 +28,26 @@ pub struct FunctionSpec {
     pub workers: usize,
 }
 
+impl FunctionSpec {
+    /// `module.handler` in `dir` with the Kubeless defaults: no extra import paths, the
+    /// 180 s timeout, no runtime id or memory limit, one call at a time, in-process, one
+    /// worker. Override fields with struct-update syntax.
+    pub fn new(module: &str, handler: &str, dir: impl Into<PathBuf>) -> FunctionSpec {
+        FunctionSpec {
+            module: module.to_owned(),
+            handler: handler.to_owned(),
+            dir: dir.into(),
+            search_path: Vec::new(),
+            timeout: Duration::from_secs(180),
+            runtime: String::new(),
+            memory_limit: "0".to_owned(),
+            concurrency: 1,
+            isolation: Isolation::InProcess,
+            workers: 1,
+        }
+    }
+}
+
 /// Where a loader runs calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Isolation {

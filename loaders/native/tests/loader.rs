@@ -31,16 +31,10 @@ fn compile(source: &str, dir: &Path, module: &str) {
 
 fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionSpec {
     FunctionSpec {
-        module: module.to_owned(),
-        handler: handler.to_owned(),
-        dir: dir.to_path_buf(),
-        search_path: Vec::new(),
         timeout,
         runtime: "native1".to_owned(),
-        memory_limit: "0".to_owned(),
         concurrency: 2,
-        isolation: fnhost_loader_api::Isolation::InProcess,
-        workers: 1,
+        ..FunctionSpec::new(module, handler, dir)
     }
 }
 

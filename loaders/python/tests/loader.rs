@@ -17,16 +17,11 @@ use http::{HeaderMap, HeaderValue, Method, Uri};
 
 fn spec(dir: &Path, module: &str, handler: &str, timeout: Duration) -> FunctionSpec {
     FunctionSpec {
-        module: module.to_owned(),
-        handler: handler.to_owned(),
-        dir: dir.to_path_buf(),
-        search_path: Vec::new(),
         timeout,
         runtime: "python3.11".to_owned(),
         memory_limit: "128Mi".to_owned(),
         concurrency: 4,
-        isolation: fnhost_loader_api::Isolation::InProcess,
-        workers: 1,
+        ..FunctionSpec::new(module, handler, dir)
     }
 }
 

@@ -22,21 +22,38 @@ pub struct ControlPlane {
     pub kubeconfig: PathBuf,
 }
 
+/// The folder of a tool the project's scripts build and cache: `$<env_var>`, else
+/// `~/<default_under_home>`. The test fails (never skips) when `must_contain` is not in it,
+/// saying which script builds it.
+pub fn cached_tool_dir(
+    env_var: &str,
+    default_under_home: &str,
+    must_contain: &str,
+    built_by: &str,
+) -> PathBuf {
+    let dir = std::env::var(env_var)
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(default_under_home)
+        });
+    assert!(
+        dir.join(must_contain).is_file(),
+        "no {must_contain} in {}: run {built_by} (scripts/test.sh does)",
+        dir.display()
+    );
+    dir
+}
+
 impl ControlPlane {
     /// Starts etcd, kube-apiserver and kube-controller-manager on loopback.
     pub fn start() -> ControlPlane {
         let script =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/k8s/start-control-plane.sh");
-        let bin = std::env::var("FNHOST_K8S_BIN")
-            .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(std::env::var("HOME").unwrap_or_default())
-                    .join(".cache/fnhost-k8s/bin")
-            });
-        assert!(
-            bin.join("kube-apiserver").is_file(),
-            "no kube-apiserver in {}: run scripts/k8s/build-control-plane.sh (scripts/test.sh does)",
-            bin.display()
+        let bin = cached_tool_dir(
+            "FNHOST_K8S_BIN",
+            ".cache/fnhost-k8s/bin",
+            "kube-apiserver",
+            "scripts/k8s/build-control-plane.sh",
         );
         // Ports derived from the pid; a clash with a port in use is retried on other ports.
         let mut failures = String::new();
