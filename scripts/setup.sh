@@ -32,7 +32,7 @@ fi
 
 # The Prometheus package starts a service on :9090 on machines with systemd; the tests start
 # their own server on an ephemeral port and need nothing from it.
-for tool in cargo rustc python3.11 node npm cc wrk prometheus promtool; do
+for tool in cargo rustc python3.11 node npm go cc wrk prometheus promtool; do
     command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
