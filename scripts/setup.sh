@@ -11,6 +11,13 @@ APT_PACKAGES=(
     wrk                # load generator of benches/
     prometheus         # the real Prometheus server of conformance/tests/prometheus.rs (and promtool)
     unzip curl         # what the pod's prepare step runs (reconciler/tests/pod_on_host.rs)
+    # Worker-process runtimes (loaders/process): their toolchains, and the bare servers of benches/.
+    ruby ruby-bundler  # ruby3.1 functions; bundler runs their install phase
+    ruby-rack          # a gem Debian packages whole: the ruby-deps case (rubygems.org is unreachable)
+    ruby-webrick       # Ruby's own minimal HTTP server (benches/ baseline)
+    openjdk-17-jdk-headless maven  # java17 functions: javac, and Maven for a pom.xml's dependencies
+    mono-mcs mono-runtime libmono-posix4.0-cil libmono-system-core4.0-cil libmono-microsoft-csharp4.0-cil
+                       # C# functions on Mono (no .NET SDK is installable from the reachable registries)
 )
 
 missing=()
@@ -32,7 +39,7 @@ fi
 
 # The Prometheus package starts a service on :9090 on machines with systemd; the tests start
 # their own server on an ephemeral port and need nothing from it.
-for tool in cargo rustc python3.11 node npm go cc wrk prometheus promtool; do
+for tool in cargo rustc python3.11 node npm go cc wrk prometheus promtool ruby bundle java javac mvn mcs mono; do
     command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 rustup component add clippy rustfmt >/dev/null 2>&1 || true

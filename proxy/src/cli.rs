@@ -30,24 +30,25 @@ pub enum Command {
     Run(RunArgs),
     /// Print the runtime catalogue in the Kubeless `runtime-images` JSON shape.
     Catalogue,
-    /// Build a compiled function (the compile phase): `fnhost build go --dir D --handler H`.
+    /// Build a compiled function (the compile phase): `fnhost build go|java|dotnet --dir D
+    /// [--handler H]`.
     Build(BuildArgs),
     /// Internal: a worker process of `FNHOST_ISOLATION=process`, started by fnhost itself.
     #[command(hide = true)]
     Worker(WorkerArgs),
 }
 
-/// `fnhost build go --dir D --handler H`.
+/// `fnhost build go|java|dotnet --dir D [--handler H]`.
 #[derive(Debug, Args)]
 pub struct BuildArgs {
-    /// The language (`go`).
+    /// The language (`go`, `java`, `dotnet`).
     pub language: String,
     /// The function folder (`KUBELESS_INSTALL_VOLUME`).
     #[arg(long)]
     pub dir: PathBuf,
-    /// The function name (`KUBELESS_FUNC_NAME`).
+    /// The function name (`KUBELESS_FUNC_NAME`); Go compiles it into the worker.
     #[arg(long)]
-    pub handler: String,
+    pub handler: Option<String>,
 }
 
 /// `fnhost worker native --dir D --module M --handler H ...` (started by fnhost, not by people).

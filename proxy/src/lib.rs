@@ -146,15 +146,24 @@ fn announce(addr: std::net::SocketAddr) {
     let _ = writeln!(out, "fnhost: listening http={addr}").and_then(|()| out.flush());
 }
 
-/// The compile phase of compiled runtimes (`fnhost build go`): builds the function in `dir`.
+/// The compile phase of compiled runtimes (`fnhost build go|java|dotnet`): builds the
+/// function in `dir`. Go needs the handler (it is compiled into the worker).
 pub fn build_function(
     language: &str,
     dir: &std::path::Path,
-    handler: &str,
+    handler: Option<&str>,
 ) -> Result<std::path::PathBuf, String> {
     match language {
         #[cfg(feature = "go")]
-        "go" => fnhost_loader_process::golang::build(dir, handler).map_err(|e| e.to_string()),
+        "go" => {
+            let handler =
+                handler.ok_or("fnhost build go needs --handler (the Go function name)")?;
+            fnhost_loader_process::golang::build(dir, handler).map_err(|e| e.to_string())
+        }
+        #[cfg(feature = "java")]
+        "java" => fnhost_loader_process::java::build(dir).map_err(|e| e.to_string()),
+        #[cfg(feature = "dotnet")]
+        "dotnet" => fnhost_loader_process::dotnet::build(dir).map_err(|e| e.to_string()),
         other => {
             let _ = (dir, handler);
             Err(format!(

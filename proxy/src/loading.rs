@@ -167,6 +167,12 @@ fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
         Language::Nodejs => Ok(Box::new(fnhost_loader_process::NodeLoader)),
         #[cfg(feature = "go")]
         Language::Go => Ok(Box::new(fnhost_loader_process::GoLoader)),
+        #[cfg(feature = "ruby")]
+        Language::Ruby => Ok(Box::new(fnhost_loader_process::RubyLoader)),
+        #[cfg(feature = "java")]
+        Language::Java => Ok(Box::new(fnhost_loader_process::JavaLoader)),
+        #[cfg(feature = "dotnet")]
+        Language::Dotnet => Ok(Box::new(fnhost_loader_process::DotnetLoader)),
         other => Err(PrepareError::Runtime(format!(
             "runtime {} ({}) is not supported by this build of fnhost",
             runtime.id(),

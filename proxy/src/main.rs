@@ -16,7 +16,11 @@ fn main() -> ExitCode {
         }
         Some(Command::Run(args)) => (Mode::Local, args.overrides()),
         Some(Command::Build(args)) => {
-            return match fnhost_proxy::build_function(&args.language, &args.dir, &args.handler) {
+            return match fnhost_proxy::build_function(
+                &args.language,
+                &args.dir,
+                args.handler.as_deref(),
+            ) {
                 Ok(built) => {
                     println!("fnhost build: {}", built.display());
                     ExitCode::SUCCESS

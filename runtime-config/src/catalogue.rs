@@ -17,6 +17,12 @@ pub enum Language {
     Nodejs,
     /// Go, compiled with fnhost's worker shim and served by its worker processes.
     Go,
+    /// Ruby, served by Ruby worker processes.
+    Ruby,
+    /// Java, compiled with fnhost's worker classes and served by JVM worker processes.
+    Java,
+    /// C#, compiled by Mono's `mcs` with fnhost's worker and served by Mono worker processes.
+    Dotnet,
     /// A language id this build of fnhost has no loader for (kept so that a
     /// `kubeless-config` with other runtimes still round-trips).
     Other(String),
@@ -30,6 +36,9 @@ impl Language {
             Language::Native => "native",
             Language::Nodejs => "nodejs",
             Language::Go => "go",
+            Language::Ruby => "ruby",
+            Language::Java => "java",
+            Language::Dotnet => "dotnet",
             Language::Other(id) => id,
         }
     }
@@ -41,6 +50,9 @@ impl Language {
             "native" => Language::Native,
             "nodejs" => Language::Nodejs,
             "go" => Language::Go,
+            "ruby" => Language::Ruby,
+            "java" => Language::Java,
+            "dotnet" => Language::Dotnet,
             other => Language::Other(other.to_owned()),
         }
     }
@@ -115,6 +127,9 @@ impl Catalogue {
                 .chain(std::iter::once(native_runtime()))
                 .chain(NODEJS_VERSIONS.iter().map(|v| nodejs_runtime(v)))
                 .chain(GO_VERSIONS.iter().map(|v| go_runtime(v)))
+                .chain(RUBY_VERSIONS.iter().map(|v| ruby_runtime(v)))
+                .chain(JAVA_VERSIONS.iter().map(|v| java_runtime(v)))
+                .chain(DOTNET_VERSIONS.iter().map(|v| dotnet_runtime(v)))
                 .collect(),
         }
     }
@@ -234,6 +249,91 @@ fn go_runtime(version: &str) -> Runtime {
             image: image.clone(),
             command: "fnhost build go --dir \"$KUBELESS_INSTALL_VOLUME\" --handler \"$KUBELESS_FUNC_NAME\"".to_owned(),
             env: vec![("GOCACHE".to_owned(), "$(KUBELESS_INSTALL_VOLUME)/.cache".to_owned())],
+        }),
+        image,
+    }
+}
+
+/// The Ruby versions fnhost ships images for.
+pub const RUBY_VERSIONS: [&str; 1] = ["3.1"];
+
+/// Ruby functions (a top-level `def handler(event, context)`): the install phase runs
+/// bundler with `GEM_HOME` in the function's volume, as upstream's did; `--prefer-local` uses
+/// gems the image already has (Debian's `ruby-*` packages) before asking rubygems.org.
+fn ruby_runtime(version: &str) -> Runtime {
+    let id = format!("ruby{version}");
+    let image = image_for(&id);
+    Runtime {
+        language: Language::Ruby,
+        version: version.to_owned(),
+        version_name: format!("ruby{}", version.replace('.', "")),
+        dep_file: "Gemfile".to_owned(),
+        suffix: ".rb".to_owned(),
+        runtime_env: vec![(
+            "GEM_HOME".to_owned(),
+            format!("$(KUBELESS_INSTALL_VOLUME)/ruby/{version}.0"),
+        )],
+        install: Some(Phase {
+            image: image.clone(),
+            command: format!(
+                "cd \"$KUBELESS_INSTALL_VOLUME\" && {{ [ \"$KUBELESS_DEPS_FILE\" -ef Gemfile ] || cp \"$KUBELESS_DEPS_FILE\" Gemfile; }} \
+                 && GEM_HOME=\"$KUBELESS_INSTALL_VOLUME/ruby/{version}.0\" BUNDLE_GEMFILE=\"$KUBELESS_INSTALL_VOLUME/Gemfile\" bundle install --prefer-local"
+            ),
+            env: Vec::new(),
+        }),
+        compile: None,
+        image,
+    }
+}
+
+/// The Java versions fnhost ships images for.
+pub const JAVA_VERSIONS: [&str; 1] = ["17"];
+
+/// Java functions (`package io.kubeless; public class Foo { public String foo(Event,
+/// Context) }`): the compile phase (`fnhost build java`) compiles them with fnhost's
+/// `io.kubeless` classes; a `pom.xml` (upstream's shape) has its dependencies resolved by
+/// Maven from Maven Central into `lib/`.
+fn java_runtime(version: &str) -> Runtime {
+    let id = format!("java{version}");
+    let image = image_for(&id);
+    Runtime {
+        language: Language::Java,
+        version: version.to_owned(),
+        version_name: id.clone(),
+        dep_file: "pom.xml".to_owned(),
+        suffix: ".java".to_owned(),
+        runtime_env: Vec::new(),
+        install: None,
+        compile: Some(Phase {
+            image: image.clone(),
+            command: "fnhost build java --dir \"$KUBELESS_INSTALL_VOLUME\"".to_owned(),
+            env: Vec::new(),
+        }),
+        image,
+    }
+}
+
+/// The C# runtimes: Mono's C# compiler and runtime (no .NET SDK is installable here).
+pub const DOTNET_VERSIONS: [&str; 1] = ["mono6.8"];
+
+/// C# functions (`public class module { public Task<object> handler(Kubeless.Functions.Event,
+/// Kubeless.Functions.Context) }`): the compile phase (`fnhost build dotnet`) compiles them
+/// with fnhost's worker and `Kubeless.Functions` types into one assembly with `mcs`.
+fn dotnet_runtime(version: &str) -> Runtime {
+    let id = format!("dotnet{version}");
+    let image = image_for(&id);
+    Runtime {
+        language: Language::Dotnet,
+        version: version.to_owned(),
+        version_name: id.clone(),
+        dep_file: String::new(),
+        suffix: ".cs".to_owned(),
+        runtime_env: Vec::new(),
+        install: None,
+        compile: Some(Phase {
+            image: image.clone(),
+            command: "fnhost build dotnet --dir \"$KUBELESS_INSTALL_VOLUME\"".to_owned(),
+            env: Vec::new(),
         }),
         image,
     }

@@ -24,8 +24,30 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
     match runtime.language {
         Language::Python => Some(python_dockerfile(runtime)),
         Language::Native => Some(native_dockerfile(runtime)),
-        Language::Nodejs => Some(nodejs_dockerfile(runtime)),
+        Language::Nodejs => Some(worker_dockerfile(
+            runtime,
+            &format!(
+                "fnhost plus Node.js {}; functions run in Node.js\n# worker processes (the worker shim is embedded in fnhost). Also the install-phase image (npm).",
+                runtime.version
+            ),
+            &format!("node:{}-bookworm-slim", runtime.version),
+        )),
         Language::Go => Some(go_dockerfile(runtime)),
+        Language::Ruby => Some(worker_dockerfile(
+            runtime,
+            "fnhost plus Ruby; functions run in Ruby worker\n# processes (the worker shim is embedded in fnhost). Also the install-phase image (bundler).",
+            &format!("ruby:{}-slim-bookworm", runtime.version),
+        )),
+        Language::Java => Some(worker_dockerfile(
+            runtime,
+            "fnhost plus a JDK and Maven, which the compile phase\n# (`fnhost build java`) uses; functions run in JVM worker processes.",
+            &format!("maven:3.9-eclipse-temurin-{}", runtime.version),
+        )),
+        Language::Dotnet => Some(worker_dockerfile(
+            runtime,
+            "fnhost plus Mono (mcs and the runtime), which the\n# compile phase (`fnhost build dotnet`) uses; functions run in Mono worker processes.",
+            &format!("mono:{}", runtime.version.trim_start_matches("mono")),
+        )),
         Language::Other(_) => None,
     }
 }
@@ -70,15 +92,13 @@ ENV PYTHONUNBUFFERED=1 \
     )
 }
 
-fn nodejs_dockerfile(runtime: &Runtime) -> String {
-    let v = &runtime.version;
+/// A worker language's image: fnhost over the language's own official image.
+fn worker_dockerfile(runtime: &Runtime, about: &str, base: &str) -> String {
     rust_only_dockerfile(
         runtime,
         &RustOnlyImage {
-            about: &format!(
-                "fnhost plus Node.js {v}; functions run in Node.js\n# worker processes (the worker shim is embedded in fnhost). Also the install-phase image (npm)."
-            ),
-            base: &format!("node:{v}-bookworm-slim"),
+            about,
+            base,
             extra_copy: "",
             extra_env: "",
         },

@@ -240,11 +240,11 @@ mod tests {
 
     #[test]
     fn unknown_languages_are_kept() {
-        let text = r#"[{"ID":"ruby","depName":"Gemfile","fileNameSuffix":".rb",
-            "versions":[{"name":"ruby26","version":"2.6","images":[{"phase":"runtime","image":"kubeless/ruby"}]}]}]"#;
+        let text = r#"[{"ID":"php","depName":"composer.json","fileNameSuffix":".php",
+            "versions":[{"name":"php74","version":"7.4","images":[{"phase":"runtime","image":"kubeless/php"}]}]}]"#;
         let cat = parse(text).expect("parses");
-        let rt = cat.get("ruby2.6").expect("present");
-        assert_eq!(rt.language, Language::Other("ruby".into()));
+        let rt = cat.get("php7.4").expect("present");
+        assert_eq!(rt.language, Language::Other("php".into()));
         assert_eq!(parse(&render(&cat)).expect("re-parses"), cat);
     }
 

@@ -68,7 +68,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "FNHOST_THREADS",
         "16",
-        "calls that may run at once (interpreter threads)",
+        "calls that may run at once (Python threads; per worker process for worker runtimes)",
     ),
     (
         "FNHOST_ISOLATION",
@@ -77,8 +77,8 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "FNHOST_WORKERS",
-        "4",
-        "worker processes kept when FNHOST_ISOLATION=process",
+        "2",
+        "worker processes for worker runtimes and for FNHOST_ISOLATION=process",
     ),
     (
         "FNHOST_ACCESS_LOG",

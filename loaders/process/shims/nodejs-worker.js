@@ -11,7 +11,7 @@ const { Writable } = require('stream');
 
 const PROTOCOL = 1;
 const KIND = { READY: 1, CALL: 2, RESULT: 3 };
-const CONCURRENCY = Number(process.env.FNHOST_NODE_CONCURRENCY || 64);
+const CONCURRENCY = Number(process.env.FNHOST_WORKER_CONCURRENCY || 16);
 
 function loadHandler() {
   const dir = process.env.FNHOST_FUNCTION_DIR || process.env.KUBELESS_INSTALL_VOLUME || '/kubeless';

@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
+use crate::build::{self, BuildError, io_error};
 use crate::worker::WorkerCommand;
 
 /// The compiled worker's file name, in the function folder.
@@ -35,25 +36,6 @@ replace github.com/kubeless/kubeless => ./kubeless
 replace function => ./function
 ";
 
-/// Why a Go function could not be built; the message is what the user needs to see.
-#[derive(Debug, thiserror::Error)]
-pub enum BuildError {
-    /// The handler is not an exported Go identifier.
-    #[error("the Go handler {0:?} must be an exported function name, e.g. Foo")]
-    Handler(String),
-    /// Files could not be written or read.
-    #[error("{0}")]
-    Io(String),
-    /// `go build` failed: its output.
-    #[error("go build failed for handler {handler}:\n{output}")]
-    Compile {
-        /// The handler.
-        handler: String,
-        /// What the Go toolchain said.
-        output: String,
-    },
-}
-
 /// Builds `<dir>/fnhost-go-worker` from the `*.go` files and `go.mod` in `dir`.
 pub fn build(dir: &Path, handler: &str) -> Result<PathBuf, BuildError> {
     let exported = handler
@@ -64,63 +46,44 @@ pub fn build(dir: &Path, handler: &str) -> Result<PathBuf, BuildError> {
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !exported {
-        return Err(BuildError::Handler(handler.to_owned()));
+        return Err(BuildError::Input(format!(
+            "the Go handler {handler:?} must be an exported function name, e.g. Foo"
+        )));
     }
-    let io = |what: &str, e: std::io::Error| BuildError::Io(format!("{what}: {e}"));
-    let dir = &std::fs::canonicalize(dir)
-        .map_err(|e| io(&format!("the function folder {}", dir.display()), e))?;
-    let build_dir = dir.join(BUILD_DIR);
-    let _ = std::fs::remove_dir_all(&build_dir);
-    let functions_dir = build_dir.join("kubeless/pkg/functions");
+    let (dir, build_dir) = build::fresh_build_dir(dir, BUILD_DIR)?;
+    let main_go = MAIN_TEMPLATE.replace("{{HANDLER}}", handler);
+    build::write_files(
+        &build_dir,
+        &[
+            ("kubeless/go.mod", FUNCTIONS_MOD),
+            ("kubeless/pkg/functions/functions.go", FUNCTIONS_GO),
+            ("go.mod", MAIN_MOD),
+            ("main.go", &main_go),
+        ],
+    )?;
     let function_dir = build_dir.join("function");
-    std::fs::create_dir_all(&functions_dir).map_err(|e| io("create the build folder", e))?;
-    std::fs::create_dir_all(&function_dir).map_err(|e| io("create the build folder", e))?;
-    std::fs::write(build_dir.join("kubeless/go.mod"), FUNCTIONS_MOD)
-        .map_err(|e| io("write go.mod", e))?;
-    std::fs::write(functions_dir.join("functions.go"), FUNCTIONS_GO)
-        .map_err(|e| io("write functions.go", e))?;
-    std::fs::write(build_dir.join("go.mod"), MAIN_MOD).map_err(|e| io("write go.mod", e))?;
-    std::fs::write(
-        build_dir.join("main.go"),
-        MAIN_TEMPLATE.replace("{{HANDLER}}", handler),
-    )
-    .map_err(|e| io("write main.go", e))?;
-    copy_function(dir, &function_dir)?;
+    std::fs::create_dir_all(&function_dir).map_err(io_error("create the build folder"))?;
+    copy_function(&dir, &function_dir)?;
     let output = dir.join(WORKER_BINARY);
-    let result = Command::new("go")
-        .args(["build", "-trimpath", "-o"])
+    let mut go = Command::new("go");
+    go.args(["build", "-trimpath", "-o"])
         .arg(&output)
         .arg(".")
         .current_dir(&build_dir)
         .env("CGO_ENABLED", "0")
         .env("GOFLAGS", "-mod=mod")
-        .env("GOTOOLCHAIN", "local")
-        .output()
-        .map_err(|e| io("run go (is the Go toolchain installed?)", e))?;
-    if !result.status.success() {
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&result.stdout),
-            String::from_utf8_lossy(&result.stderr)
-        );
-        return Err(BuildError::Compile {
-            handler: handler.to_owned(),
-            output: text.trim().to_owned(),
-        });
-    }
+        .env("GOTOOLCHAIN", "local");
+    build::run(go, "go build", &format!("handler {handler}"))?;
     Ok(output)
 }
 
 /// Copies the function's `*.go` files and its `go.mod` (module renamed `function`, as the
 /// upstream examples name it) into the build's `function` module.
 fn copy_function(dir: &Path, function_dir: &Path) -> Result<(), BuildError> {
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| BuildError::Io(format!("read {}: {e}", dir.display())))?;
-    for entry in entries.filter_map(Result::ok) {
-        let path = entry.path();
-        if path.is_file() && path.extension().is_some_and(|e| e == "go") {
-            std::fs::copy(&path, function_dir.join(entry.file_name()))
-                .map_err(|e| BuildError::Io(format!("copy {}: {e}", path.display())))?;
+    for path in build::files_with_suffix(dir, ".go")? {
+        if let Some(name) = path.file_name() {
+            std::fs::copy(&path, function_dir.join(name))
+                .map_err(io_error(format_args!("copy {}", path.display())))?;
         }
     }
     let user_mod = std::fs::read_to_string(dir.join("go.mod")).unwrap_or_default();
@@ -139,8 +102,7 @@ fn copy_function(dir: &Path, function_dir: &Path) -> Result<(), BuildError> {
             .collect::<Vec<_>>()
             .join("\n")
     };
-    std::fs::write(function_dir.join("go.mod"), module)
-        .map_err(|e| BuildError::Io(format!("write go.mod: {e}")))?;
+    std::fs::write(function_dir.join("go.mod"), module).map_err(io_error("write go.mod"))?;
     if let Ok(sum) = std::fs::read(dir.join("go.sum")) {
         let _ = std::fs::write(function_dir.join("go.sum"), sum);
     }
@@ -171,15 +133,7 @@ impl Loader for GoLoader {
         let command = WorkerCommand {
             program,
             args: Vec::new(),
-            env: vec![
-                ("FUNC_HANDLER".to_owned(), spec.handler.clone()),
-                (
-                    "FUNC_TIMEOUT".to_owned(),
-                    spec.timeout.as_secs().to_string(),
-                ),
-                ("FUNC_RUNTIME".to_owned(), spec.runtime.clone()),
-                ("FUNC_MEMORY_LIMIT".to_owned(), spec.memory_limit.clone()),
-            ],
+            env: crate::shim::function_env(spec),
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
