@@ -13,11 +13,13 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fnhost/target}"
 profile=release; outdir=release
 defaults=(--rounds 5 --seconds 10 --warmup 2)
 micro_calls=200000
+respawn_rounds=5
 if [ "${1:-}" = "--smoke" ]; then
     shift
     profile=dev; outdir=debug
     defaults=(--rounds 1 --seconds 1 --warmup 0)
     micro_calls=2000
+    respawn_rounds=1
 fi
 
 GRANIAN_VERSION=2.8.7
@@ -38,6 +40,14 @@ cc -shared -fPIC -O2 -Wall -Werror -I loaders/native/include -o benches/function
 # The Go hello world, compiled by fnhost's own compile phase, and Go's bare net/http peer.
 "$bin/fnhost" build go --dir benches/functions/go --handler Foo >/dev/null
 (cd benches/functions/go_peer && GOTOOLCHAIN=local go build -o ../go-peer .)
+# Java and C# hello worlds through fnhost's compile phases, and their bare-server peers built
+# against the same function and types.
+"$bin/fnhost" build java --dir benches/functions/java >/dev/null
+javac -nowarn -d benches/functions/java-peer -cp benches/functions/java/.fnhost-java/classes \
+    benches/functions/java_peer/JavaPeer.java
+"$bin/fnhost" build dotnet --dir benches/functions/dotnet >/dev/null
+mcs -nologo -optimize+ -out:benches/functions/dotnet-peer.exe benches/functions/dotnet_peer.cs \
+    benches/functions/dotnet/hello.cs loaders/process/shims/dotnet/Functions.cs
 run() {
     "$bin/fnhost-load" --fnhost "$bin/fnhost" --baseline "$bin/hyper-baseline" \
         --functions "$PWD/benches/functions" --granian "$venv/bin/granian" "${defaults[@]}" "$@"
@@ -45,6 +55,10 @@ run() {
     echo "Per-call overhead of the Python loader without HTTP (python-calls, $micro_calls calls each):"
     echo
     "$bin/python-calls" "$PWD/benches/functions" "$micro_calls"
+    echo
+    echo "Worker replacement after a timeout (fnhost-respawn, FNHOST_WORKERS=1, FUNC_TIMEOUT=1, $respawn_rounds rounds):"
+    echo
+    "$bin/fnhost-respawn" --fnhost "$bin/fnhost" --functions "$PWD/benches/functions" --rounds "$respawn_rounds"
 }
 if [ "$profile" = release ]; then
     mkdir -p benches/results

@@ -6,11 +6,18 @@ use std::time::{Duration, Instant};
 
 /// Status code of `GET /`, or `None` if the connection or the response failed.
 pub fn get_status(addr: SocketAddr) -> Option<u16> {
+    get_path_status(addr, "/")
+}
+
+/// Status code of `GET <path>` (waiting up to 30 s), or `None` if the connection or the
+/// response failed.
+pub fn get_path_status(addr: SocketAddr, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_millis(200)).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
-        .write_all(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+        .set_read_timeout(Some(Duration::from_secs(30)))
         .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
     let mut head = [0u8; 16];
     stream.read_exact(&mut head[..12]).ok()?;
     std::str::from_utf8(&head[9..12]).ok()?.parse().ok()

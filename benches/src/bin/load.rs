@@ -144,20 +144,47 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         "fnhost, Node.js hello (benches/functions/hello.js) in 2 Node worker processes",
         &[("MOD_NAME", "hello"), ("FUNC_RUNTIME", "nodejs20")],
     ));
-    let mut go = fnhost(
-        "fnhost-go",
-        "fnhost, Go hello (benches/functions/go/hello.go) compiled with fnhost's worker shim, 2 workers",
-        &[
-            ("MOD_NAME", "hello"),
-            ("FUNC_HANDLER", "Foo"),
-            ("FUNC_RUNTIME", "go1.26"),
-        ],
-    );
-    go.env.insert(
-        "KUBELESS_INSTALL_VOLUME".to_owned(),
-        o.functions.join("go").display().to_string(),
-    );
-    list.push(go);
+    for (name, description, dir, handler, runtime) in [
+        (
+            "fnhost-go",
+            "fnhost, Go hello (benches/functions/go/hello.go) compiled with fnhost's worker shim, 2 workers",
+            "go",
+            "Foo",
+            "go1.26",
+        ),
+        (
+            "fnhost-ruby",
+            "fnhost, Ruby hello (benches/functions/ruby/hello.rb) in 2 Ruby worker processes",
+            "ruby",
+            "foo",
+            "ruby3.1",
+        ),
+        (
+            "fnhost-java",
+            "fnhost, Java hello (benches/functions/java/hello.java) in 2 JVM worker processes",
+            "java",
+            "foo",
+            "java17",
+        ),
+        (
+            "fnhost-dotnet",
+            "fnhost, C# hello (benches/functions/dotnet/hello.cs) in 2 Mono worker processes",
+            "dotnet",
+            "foo",
+            "dotnetmono6.8",
+        ),
+    ] {
+        let mut target = fnhost(
+            name,
+            description,
+            &[("FUNC_HANDLER", handler), ("FUNC_RUNTIME", runtime)],
+        );
+        target.env.insert(
+            "KUBELESS_INSTALL_VOLUME".to_owned(),
+            o.functions.join(dir).display().to_string(),
+        );
+        list.push(target);
+    }
     list.push(TargetSpec {
         name: "go-bare".to_owned(),
         description:
@@ -168,6 +195,7 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         env: BTreeMap::new(),
         cwd: o.functions.clone(),
     });
+    list.extend(language_peers(o));
     for (mode, description) in [
         (
             "bare",
@@ -222,6 +250,46 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         });
     }
     list
+}
+
+/// Ruby's, the JDK's and Mono's own HTTP servers calling the same hello function.
+fn language_peers(o: &Options) -> Vec<TargetSpec> {
+    let path = BTreeMap::from([("PATH".to_owned(), std::env::var("PATH").unwrap_or_default())]);
+    let peer = |name: &str, description: &str, program: &str, args: Vec<String>| TargetSpec {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        program: PathBuf::from(program),
+        args,
+        env: path.clone(),
+        cwd: o.functions.clone(),
+    };
+    let at = |p: &str| o.functions.join(p).display().to_string();
+    vec![
+        peer(
+            "ruby-bare",
+            "Ruby's WEBrick calling the same hello.rb (the language's bare server; Puma is not packaged here)",
+            "ruby",
+            vec![at("ruby_peer.rb"), "{port}".to_owned()],
+        ),
+        peer(
+            "java-bare",
+            "the JDK's HttpServer (50 threads) calling the same hello.java (the language's bare server)",
+            "java",
+            vec![
+                "-XX:+UseSerialGC".to_owned(),
+                "-cp".to_owned(),
+                format!("{}:{}", at("java-peer"), at("java/.fnhost-java/classes")),
+                "io.kubeless.JavaPeer".to_owned(),
+                "{port}".to_owned(),
+            ],
+        ),
+        peer(
+            "dotnet-bare",
+            "Mono's HttpListener calling the same hello.cs (the language's bare server)",
+            "mono",
+            vec![at("dotnet-peer.exe"), "{port}".to_owned()],
+        ),
+    ]
 }
 
 fn run(o: &Options) -> Result<(), String> {

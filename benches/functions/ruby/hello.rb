@@ -1,0 +1,4 @@
+# The Ruby hello world of the load benchmark.
+def foo(event, context)
+  'hello world'
+end
