@@ -94,6 +94,8 @@ pub struct Step {
     pub metrics: Option<Vec<String>>,
     /// Open a connection that sends nothing and keep it open.
     pub idle_connection: Option<bool>,
+    /// Close a connection kept by `expect_raw.keep_open`, without reading its response.
+    pub hang_up: Option<String>,
 }
 
 /// An HTTP request.
@@ -183,6 +185,9 @@ pub struct RawExpect {
     pub status: Option<u16>,
     /// The server must close the connection within this many seconds.
     pub closed_within: Option<f64>,
+    /// Keep the connection open under this name, without reading, until a `hang_up` step
+    /// closes it (a client that goes away while its call runs).
+    pub keep_open: Option<String>,
 }
 
 /// How fnhost must exit.

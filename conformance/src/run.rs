@@ -48,6 +48,7 @@ pub fn run_case(case: &Case, fixture: &Fixture, suite: &Suite) -> Result<(), Str
                     addr,
                     background: HashMap::new(),
                     idle: Vec::new(),
+                    kept: HashMap::new(),
                 };
                 return run.steps(&case.steps);
             }
@@ -135,6 +136,7 @@ struct Running {
     addr: SocketAddr,
     background: HashMap<String, JoinHandle<Result<Response, String>>>,
     idle: Vec<TcpStream>,
+    kept: HashMap<String, TcpStream>,
 }
 
 impl Running {
@@ -178,6 +180,15 @@ impl Running {
         if let Some(lines) = &step.metrics {
             return self.metrics(lines);
         }
+        if let Some(name) = &step.hang_up {
+            let stream = self
+                .kept
+                .remove(name)
+                .ok_or_else(|| format!("no kept connection {name}"))?;
+            return stream
+                .shutdown(std::net::Shutdown::Both)
+                .map_err(|e| format!("hang up: {e}"));
+        }
         if step.idle_connection == Some(true) {
             self.idle.push(http::connect(self.addr)?);
             return Ok(());
@@ -220,6 +231,10 @@ impl Running {
             .write_all(&http::unescape(raw))
             .map_err(|e| format!("write: {e}"))?;
         let expect = expect.cloned().unwrap_or_default();
+        if let Some(name) = expect.keep_open {
+            self.kept.insert(name, stream);
+            return Ok(());
+        }
         let started = Instant::now();
         let bytes = http::read_to_end(&mut stream)?;
         if let Some(limit) = expect.closed_within {

@@ -106,12 +106,21 @@ async fn call(
         });
     };
     let header = call_header(&invocation, context, deadline);
-    let outcome = tokio::time::timeout_at(
-        deadline.into(),
-        lease.worker.call(&header, &invocation.body),
-    )
-    .await;
-    finish(pool, lease, outcome, timeout)
+    let body = invocation.body;
+    let pool = pool.clone();
+    // The exchange runs in its own task. When the client goes away hyper drops this future;
+    // the exchange must still finish: a frame cut in half would corrupt the stream, and the
+    // slot comes back only when the worker answers (or is replaced at the deadline).
+    let exchange = tokio::spawn(async move {
+        let outcome =
+            tokio::time::timeout_at(deadline.into(), lease.worker.call(&header, &body)).await;
+        finish(&pool, lease, outcome, timeout)
+    });
+    exchange.await.unwrap_or_else(|e| {
+        Err(InvokeError::FunctionFailed(format!(
+            "the call to the worker failed: {e}"
+        )))
+    })
 }
 
 fn finish(

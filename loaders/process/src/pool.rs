@@ -45,6 +45,23 @@ pub struct Lease {
     pub worker: Arc<Worker>,
 }
 
+/// Counts a call waiting for a slot, until it stops waiting for any reason (also when its
+/// future is dropped because the client went away).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl<'a> Waiting<'a> {
+    fn new(queued: &'a AtomicUsize) -> Self {
+        queued.fetch_add(1, Ordering::Relaxed);
+        Waiting(queued)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The first retry delay of a worker that failed to start; doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest delay between start attempts.
@@ -75,12 +92,12 @@ impl Pool {
 
     /// A free slot, waiting until `deadline`; `None` if none became free in time.
     pub async fn acquire(&self, deadline: Instant) -> Option<Lease> {
-        self.queued.fetch_add(1, Ordering::Relaxed);
+        let waiting = Waiting::new(&self.queued);
         let lease = tokio::time::timeout_at(deadline.into(), self.acquire_valid())
             .await
             .ok()
             .flatten();
-        self.queued.fetch_sub(1, Ordering::Relaxed);
+        drop(waiting);
         if lease.is_some() {
             self.running.fetch_add(1, Ordering::Relaxed);
         }
