@@ -56,6 +56,10 @@ run() {
     echo
     "$bin/python-calls" "$PWD/benches/functions" "$micro_calls"
     echo
+    echo "Instantiation and per-call overhead of the embedded JavaScript loader without HTTP (js-calls, $micro_calls calls each):"
+    echo
+    "$bin/js-calls" "$PWD/benches/functions" "$micro_calls"
+    echo
     echo "Worker replacement after a timeout (fnhost-respawn, FNHOST_WORKERS=1, FUNC_TIMEOUT=1, $respawn_rounds rounds):"
     echo
     "$bin/fnhost-respawn" --fnhost "$bin/fnhost" --functions "$PWD/benches/functions" --rounds "$respawn_rounds"

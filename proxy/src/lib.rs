@@ -68,14 +68,16 @@ impl StartError {
     }
 }
 
-/// Loads the function (blocking: imports, installs) and serves it until `shutdown` resolves.
+/// Loads the function (blocking: imports, installs) and serves it until the future made by
+/// `shutdown` resolves. `shutdown` runs inside the runtime before readiness is announced, so
+/// whatever it installs (signal handlers) is in place when clients and supervisors are told.
 ///
 /// The function is loaded before the port is bound, so the server is ready as soon as it
 /// accepts connections. Readiness is announced on stdout as one machine-readable line:
 /// `fnhost: listening http=<address>`.
-pub fn run(
+pub fn run<F: Future<Output = ()> + Send>(
     settings: &Settings,
-    shutdown: impl Future<Output = ()> + Send,
+    shutdown: impl FnOnce() -> F,
 ) -> Result<Drained, StartError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -98,6 +100,7 @@ pub fn run(
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Internal(e.to_string()))?;
+        let shutdown = shutdown();
         announce(addr);
         Ok::<_, StartError>(server::run(listener, app.clone(), limits(settings), shutdown).await)
     })?;

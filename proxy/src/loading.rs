@@ -173,6 +173,8 @@ fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
         Language::Java => Ok(Box::new(fnhost_loader_process::JavaLoader)),
         #[cfg(feature = "dotnet")]
         Language::Dotnet => Ok(Box::new(fnhost_loader_process::DotnetLoader)),
+        #[cfg(feature = "js")]
+        Language::Js => Ok(Box::new(fnhost_loader_js::JsLoader)),
         other => Err(PrepareError::Runtime(format!(
             "runtime {} ({}) is not supported by this build of fnhost",
             runtime.id(),

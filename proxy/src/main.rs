@@ -48,7 +48,7 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&settings.log_filter);
-    match fnhost_proxy::run(&settings, shutdown_signal()) {
+    match fnhost_proxy::run(&settings, shutdown_signal) {
         Ok(Drained::Clean) => {
             tracing::info!("all in-flight requests finished; bye");
             ExitCode::SUCCESS
@@ -81,18 +81,22 @@ fn init_logging(filter: &str) {
         .init();
 }
 
-/// Resolves on SIGTERM or SIGINT.
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers at once (inside the runtime, before readiness is
+/// announced: a signal sent right after the announcement must not find the default action)
+/// and returns the future that resolves on either.
+fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
     ) else {
         tracing::error!("cannot install signal handlers; SIGTERM will not drain");
-        return std::future::pending().await;
+        return Box::pin(std::future::pending());
     };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM received"),
-        _ = int.recv() => tracing::info!("SIGINT received"),
-    }
+    Box::pin(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+    })
 }

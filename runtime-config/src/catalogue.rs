@@ -23,6 +23,9 @@ pub enum Language {
     Java,
     /// C#, compiled by Mono's `mcs` with fnhost's worker and served by Mono worker processes.
     Dotnet,
+    /// JavaScript on the embedded engine (QuickJS-ng): Kubeless Node.js-style functions that
+    /// need no Node.js APIs, inside the fnhost process.
+    Js,
     /// A language id this build of fnhost has no loader for (kept so that a
     /// `kubeless-config` with other runtimes still round-trips).
     Other(String),
@@ -39,6 +42,7 @@ impl Language {
             Language::Ruby => "ruby",
             Language::Java => "java",
             Language::Dotnet => "dotnet",
+            Language::Js => "js",
             Language::Other(id) => id,
         }
     }
@@ -53,6 +57,7 @@ impl Language {
             "ruby" => Language::Ruby,
             "java" => Language::Java,
             "dotnet" => Language::Dotnet,
+            "js" => Language::Js,
             other => Language::Other(other.to_owned()),
         }
     }
@@ -130,6 +135,7 @@ impl Catalogue {
                 .chain(RUBY_VERSIONS.iter().map(|v| ruby_runtime(v)))
                 .chain(JAVA_VERSIONS.iter().map(|v| java_runtime(v)))
                 .chain(DOTNET_VERSIONS.iter().map(|v| dotnet_runtime(v)))
+                .chain(std::iter::once(js_runtime()))
                 .collect(),
         }
     }
@@ -336,6 +342,26 @@ fn dotnet_runtime(version: &str) -> Runtime {
             env: Vec::new(),
         }),
         image,
+    }
+}
+
+/// JavaScript on the embedded engine: `jsembedded`. Kubeless Node.js-style handlers run inside
+/// fnhost (no Node.js process); `package.json` dependencies (pure JavaScript) are installed by
+/// npm as for `nodejs20` and found the same way. `.js` files default to `nodejs20`: this
+/// runtime is chosen explicitly (`--runtime jsembedded`).
+fn js_runtime() -> Runtime {
+    let node = nodejs_runtime(NODEJS_VERSIONS[0]);
+    let id = "jsembedded";
+    Runtime {
+        language: Language::Js,
+        version: "embedded".to_owned(),
+        version_name: id.to_owned(),
+        dep_file: node.dep_file,
+        suffix: node.suffix,
+        image: image_for(id),
+        runtime_env: node.runtime_env,
+        install: node.install,
+        compile: None,
     }
 }
 

@@ -43,6 +43,15 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
             "fnhost plus a JDK and Maven, which the compile phase\n# (`fnhost build java`) uses; functions run in JVM worker processes.",
             &format!("maven:3.9-eclipse-temurin-{}", runtime.version),
         )),
+        Language::Js => Some(rust_only_dockerfile(
+            runtime,
+            &RustOnlyImage {
+                about: "fnhost with its embedded JavaScript engine\n# (QuickJS-ng); no Node.js. Dependencies are installed by the nodejs20 image's npm.",
+                base: "debian:bookworm-slim",
+                extra_copy: "",
+                extra_env: "",
+            },
+        )),
         Language::Dotnet => Some(worker_dockerfile(
             runtime,
             "fnhost plus Mono (mcs and the runtime), which the\n# compile phase (`fnhost build dotnet`) uses; functions run in Mono worker processes.",

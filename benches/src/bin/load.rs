@@ -140,6 +140,11 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         ),
     ];
     list.push(fnhost(
+        "fnhost-js",
+        "fnhost, the same hello.js on the embedded JavaScript engine (jsembedded: QuickJS-ng, 16 isolates)",
+        &[("MOD_NAME", "hello"), ("FUNC_RUNTIME", "jsembedded")],
+    ));
+    list.push(fnhost(
         "fnhost-nodejs",
         "fnhost, Node.js hello (benches/functions/hello.js) in 2 Node worker processes",
         &[("MOD_NAME", "hello"), ("FUNC_RUNTIME", "nodejs20")],

@@ -13,10 +13,9 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
-use fnhost_loader_api::{EventMeta, Function, FunctionSpec, Invocation, Loader};
+use fnhost_benches::calls::{invoke_concurrent, invoke_sequential, print_table};
+use fnhost_loader_api::{FunctionSpec, Loader};
 use fnhost_loader_python::PythonLoader;
-use http::{HeaderMap, Method, Uri, Version};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
@@ -42,19 +41,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let sequential = runtime.block_on(invoke_sequential(function.as_ref(), calls))?;
     let concurrent = runtime.block_on(invoke_concurrent(function.as_ref(), calls, 32))?;
 
-    println!("| path | calls | ns/call | calls/s |");
-    println!("|---|---:|---:|---:|");
-    for (name, elapsed) in [
-        ("raw pyo3 call (baseline)", raw),
-        ("loader, one at a time", sequential),
-        ("loader, 32 in flight", concurrent),
-    ] {
-        let per_call = elapsed.as_nanos() as f64 / calls as f64;
-        println!(
-            "| {name} | {calls} | {per_call:.0} | {:.0} |",
-            1e9 / per_call
-        );
-    }
+    print_table(
+        calls,
+        &[
+            ("raw pyo3 call (baseline)", raw),
+            ("loader, one at a time", sequential),
+            ("loader, 32 in flight", concurrent),
+        ],
+    );
     Ok(())
 }
 
@@ -79,51 +73,4 @@ fn raw_pyo3(calls: usize) -> PyResult<Duration> {
         }
         Ok(started.elapsed())
     })
-}
-
-fn invocation() -> Invocation {
-    Invocation {
-        method: Method::GET,
-        uri: Uri::from_static("/"),
-        version: Version::HTTP_11,
-        headers: HeaderMap::new(),
-        body: Bytes::new(),
-        event: EventMeta::default(),
-        remote_addr: None,
-        deadline: Instant::now() + Duration::from_secs(180),
-    }
-}
-
-async fn invoke_sequential(function: &dyn Function, calls: usize) -> Result<Duration, String> {
-    let started = Instant::now();
-    for _ in 0..calls {
-        function
-            .invoke(invocation())
-            .await
-            .map_err(|e| e.to_string())?;
-    }
-    Ok(started.elapsed())
-}
-
-async fn invoke_concurrent(
-    function: &dyn Function,
-    calls: usize,
-    in_flight: usize,
-) -> Result<Duration, String> {
-    let mut pending = tokio::task::JoinSet::new();
-    let started = Instant::now();
-    let mut sent = 0;
-    while sent < calls.min(in_flight) {
-        pending.spawn(function.invoke(invocation()));
-        sent += 1;
-    }
-    while let Some(done) = pending.join_next().await {
-        done.map_err(|e| e.to_string())?
-            .map_err(|e| e.to_string())?;
-        if sent < calls {
-            pending.spawn(function.invoke(invocation()));
-            sent += 1;
-        }
-    }
-    Ok(started.elapsed())
 }

@@ -9,7 +9,6 @@ use bytes::Bytes;
 use fnhost_loader_api::{
     EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError, Response,
 };
-use http::{HeaderName, HeaderValue, StatusCode};
 
 use crate::pool::{Lease, Pool};
 use crate::protocol::{CallHeader, ContextHeader, EventHeader, Frame, ResultHeader};
@@ -193,16 +192,9 @@ fn response(frame: Frame) -> Result<Response, InvokeError> {
     if let Some(error) = header.error {
         return Err(InvokeError::FunctionFailed(error));
     }
-    let status = StatusCode::from_u16(header.status.unwrap_or(200))
-        .map_err(|_| InvokeError::BadReturn(format!("invalid status code {:?}", header.status)))?;
-    let mut response = Response::ok(Bytes::from(frame.body));
-    response.status = status;
-    for (name, value) in header.headers {
-        let name = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| InvokeError::BadReturn(format!("invalid header name {name:?}")))?;
-        let value = HeaderValue::from_str(&value)
-            .map_err(|_| InvokeError::BadReturn(format!("invalid value for header {name}")))?;
-        response.headers.append(name, value);
-    }
-    Ok(response)
+    Response::from_parts(
+        header.status.unwrap_or(200),
+        header.headers,
+        Bytes::from(frame.body),
+    )
 }

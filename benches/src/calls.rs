@@ -1,0 +1,71 @@
+//! Calling a loaded [`Function`] without HTTP, for the micro benchmarks (`python-calls`,
+//! `js-calls`): one call at a time, or many in flight.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use fnhost_loader_api::{EventMeta, Function, Invocation};
+use http::{HeaderMap, Method, Uri, Version};
+
+/// A `GET /` with no body and a distant deadline.
+pub fn invocation() -> Invocation {
+    Invocation {
+        method: Method::GET,
+        uri: Uri::from_static("/"),
+        version: Version::HTTP_11,
+        headers: HeaderMap::new(),
+        body: Bytes::new(),
+        event: EventMeta::default(),
+        remote_addr: None,
+        deadline: Instant::now() + Duration::from_secs(180),
+    }
+}
+
+/// `calls` calls, each awaited before the next.
+pub async fn invoke_sequential(function: &dyn Function, calls: usize) -> Result<Duration, String> {
+    let started = Instant::now();
+    for _ in 0..calls {
+        function
+            .invoke(invocation())
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(started.elapsed())
+}
+
+/// `calls` calls with `in_flight` outstanding at any time.
+pub async fn invoke_concurrent(
+    function: &dyn Function,
+    calls: usize,
+    in_flight: usize,
+) -> Result<Duration, String> {
+    let mut pending = tokio::task::JoinSet::new();
+    let started = Instant::now();
+    let mut sent = 0;
+    while sent < calls.min(in_flight) {
+        pending.spawn(function.invoke(invocation()));
+        sent += 1;
+    }
+    while let Some(done) = pending.join_next().await {
+        done.map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        if sent < calls {
+            pending.spawn(function.invoke(invocation()));
+            sent += 1;
+        }
+    }
+    Ok(started.elapsed())
+}
+
+/// One Markdown table: per path, ns per call and calls per second.
+pub fn print_table(calls: usize, rows: &[(&str, Duration)]) {
+    println!("| path | calls | ns/call | calls/s |");
+    println!("|---|---:|---:|---:|");
+    for (name, elapsed) in rows {
+        let per_call = elapsed.as_nanos() as f64 / calls as f64;
+        println!(
+            "| {name} | {calls} | {per_call:.0} | {:.0} |",
+            1e9 / per_call
+        );
+    }
+}
