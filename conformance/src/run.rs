@@ -21,6 +21,8 @@ pub struct Suite {
 
 /// How long `stdout_contains`/`stderr_contains` wait.
 const OUTPUT_WAIT: Duration = Duration::from_secs(10);
+/// How long `/metrics` may take to show what a step expects.
+const METRICS_SETTLE: Duration = Duration::from_secs(2);
 
 /// Runs `case` against `fixture`; `Err` describes the first broken expectation and carries
 /// fnhost's output.
@@ -268,18 +270,25 @@ impl Running {
         Ok(())
     }
 
+    /// `/metrics` must show every line. Gauges settle a moment after the response that
+    /// changed them (an engine thread counts a call as done after it has answered), so the
+    /// scrape is repeated until the lines appear or [`METRICS_SETTLE`] passes.
     fn metrics(&mut self, lines: &[String]) -> Result<(), String> {
         let request = Request::get("/metrics");
-        let response = http::send(self.addr, &request)?;
-        let text = response.text();
-        let missing: Vec<&String> = lines
-            .iter()
-            .filter(|l| !text.lines().any(|t| t == l.as_str()))
-            .collect();
-        if missing.is_empty() {
-            Ok(())
-        } else {
-            Err(format!("/metrics lacks {missing:?}; it has:\n{text}"))
+        let started = Instant::now();
+        loop {
+            let text = http::send(self.addr, &request)?.text();
+            let missing: Vec<&String> = lines
+                .iter()
+                .filter(|l| !text.lines().any(|t| t == l.as_str()))
+                .collect();
+            if missing.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() > METRICS_SETTLE {
+                return Err(format!("/metrics lacks {missing:?}; it has:\n{text}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
         }
     }
 }

@@ -122,7 +122,16 @@ function serve(socket, handler) {
     runtime: process.env.FUNC_RUNTIME,
     'memory-limit': process.env.FUNC_MEMORY_LIMIT,
   };
-  const send = (kind, id, header, body) => socket.write(frame(kind, id, header, body));
+  // Results written in the same tick leave in one write: cork on the first, uncork after.
+  let corked = false;
+  const send = (kind, id, header, body) => {
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      process.nextTick(() => { corked = false; socket.uncork(); });
+    }
+    socket.write(frame(kind, id, header, body));
+  };
   const call = (id, header, body) => {
     const res = new Response((result, bytes) => send(KIND.RESULT, id, result, bytes));
     const fail = (err) => {

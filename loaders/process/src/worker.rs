@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::UnixListener;
 use tokio::net::unix::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::process::{Child, Command};
@@ -111,7 +111,8 @@ impl Worker {
                 return Err(e);
             }
         };
-        let (mut reader, writer) = stream.into_split();
+        let (reader, writer) = stream.into_split();
+        let mut reader = BufReader::with_capacity(64 * 1024, reader);
         let ready = tokio::select! {
             frame = read_frame(&mut reader) => read_ready(frame),
             status = child.wait() => Err(WorkerError::ExitedEarly(describe_exit(status.ok()))),
@@ -220,7 +221,10 @@ fn read_ready(frame: Result<Frame, FrameError>) -> Result<ReadyHeader, WorkerErr
 }
 
 /// Reads one frame; an EOF is a `Malformed` error.
-async fn read_frame(reader: &mut OwnedReadHalf) -> Result<Frame, FrameError> {
+/// Results are read through a buffer: under load one `read` brings several frames.
+type FrameReader = BufReader<OwnedReadHalf>;
+
+async fn read_frame(reader: &mut FrameReader) -> Result<Frame, FrameError> {
     let mut length = [0u8; 4];
     reader
         .read_exact(&mut length)
@@ -236,7 +240,7 @@ async fn read_frame(reader: &mut OwnedReadHalf) -> Result<Frame, FrameError> {
 }
 
 async fn route_results(
-    mut reader: OwnedReadHalf,
+    mut reader: FrameReader,
     pending: Pending,
     worker: Arc<Worker>,
     exit_tx: tokio::sync::watch::Sender<Option<String>>,
