@@ -31,6 +31,28 @@ fn load_error(spec: &FunctionSpec, detail: String) -> LoadError {
     }
 }
 
+unsafe extern "C" {
+    /// The C library's standard output stream (glibc and musl export it by this name).
+    static mut stdout: *mut libc::FILE;
+}
+
+/// Makes C's `stdout` line-buffered, once, before any function library is loaded: a
+/// function's `printf` then reaches the container log line by line, as Python's `print`
+/// does with `PYTHONUNBUFFERED`, instead of in 4 KiB blocks when stdout is a pipe.
+fn line_buffer_c_stdout() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: `stdout` is the C library's own stream, valid for the life of the process.
+        // fnhost itself writes through Rust's std, never through C stdio, and no function
+        // library is loaded yet, so nothing has used the stream: setvbuf's precondition
+        // (called before any other operation on the stream) holds. A null buffer lets the C
+        // library allocate its own.
+        unsafe {
+            libc::setvbuf(stdout, std::ptr::null_mut(), libc::_IOLBF, 0);
+        }
+    });
+}
+
 /// Opens the library, checks `fnhost_abi_version`, runs `fnhost_init` and resolves the handler.
 pub fn open(spec: &FunctionSpec) -> Result<Loaded, LoadError> {
     let path = library_path(spec);
@@ -41,6 +63,7 @@ pub fn open(spec: &FunctionSpec) -> Result<Loaded, LoadError> {
             detail: format!("{} does not exist", path.display()),
         });
     }
+    line_buffer_c_stdout();
     // SAFETY: loading a library runs its initialisers; loading the user's function is the
     // purpose of this loader, and the library is trusted like any function code.
     let library = unsafe { Library::new(&path) }
