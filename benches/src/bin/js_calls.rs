@@ -42,6 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         memory_limit: None,
         timeout: spec.timeout,
         running: Default::default(),
+        live: Default::default(),
     };
 
     let mut boots: Vec<Duration> = (0..200)

@@ -133,7 +133,9 @@
   function schedule(callback, ms, args, repeat) {
     if (typeof callback !== 'function') throw new TypeError('the callback must be a function');
     const id = nextTimer++;
-    const delay = Math.max(0, Number(ms) || 0);
+    // As Node.js: a delay that is not a number from 1 to 2^31 - 1 ms is 1 ms.
+    let delay = Number(ms);
+    if (!(delay >= 1 && delay <= 2147483647)) delay = 1;
     timers.set(id, { callback, args, due: now + delay, repeat: repeat ? Math.max(1, delay) : 0 });
     return id;
   }
@@ -147,6 +149,7 @@
   function runDueTimers() {
     for (const [id, timer] of [...timers].sort((a, b) => a[1].due - b[1].due)) {
       if (timer.due > now) break;
+      if (timers.get(id) !== timer) continue; // cleared by a callback of this pass
       if (timer.repeat) timer.due = now + timer.repeat; else timers.delete(id);
       timer.callback(...timer.args);
     }
@@ -180,7 +183,10 @@
   }
 
   // ---- URLSearchParams / URL ----
-  const decode = (s) => decodeURIComponent(s.replace(/\+/g, ' '));
+  const decode = (s) => {
+    const text = s.replace(/\+/g, ' ');
+    try { return decodeURIComponent(text); } catch (e) { return text; } // malformed %-escapes stay as sent
+  };
   const form = (s) => encodeURIComponent(s).replace(/%20/g, '+');
   class URLSearchParams {
     constructor(init = '') {
@@ -327,8 +333,10 @@
     now = nowMs;
     timers.clear();
     const call = JSON.parse(callJson);
-    current = { result: null };
-    const settle = (result) => { if (current && current.result === null) current.result = result; };
+    // This call's own state: promise work a previous call left behind settles only its own.
+    const mine = { result: null };
+    current = mine;
+    const settle = (result) => { if (mine.result === null) mine.result = result; };
     const fail = (e) => settle({ error: `Function failed to execute: ${e && e.stack ? `${e}\n${e.stack}` : e}` });
     const res = makeResponse(settle);
     try {
@@ -345,7 +353,7 @@
         extensions: { request: req, response: res },
       };
       const value = handler(event, context);
-      if (value && typeof value.then === 'function') value.then((v) => reply(v, res), fail);
+      if (value && typeof value.then === 'function') value.then((v) => reply(v, res)).catch(fail);
       else reply(value, res);
     } catch (e) {
       fail(e);

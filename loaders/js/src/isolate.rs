@@ -32,6 +32,8 @@ pub struct Setup {
     pub timeout: Duration,
     /// Calls running now.
     pub running: AtomicUsize,
+    /// Isolates able to take calls.
+    pub live: AtomicUsize,
 }
 
 /// One call for an isolate.
@@ -65,9 +67,31 @@ pub fn boot<E: Engine>(setup: &Setup) -> Result<(E, Arc<Deadline>), LoadError> {
     Ok((engine, deadline))
 }
 
+/// Counts an isolate as live while it exists (also when its thread ends by a panic).
+pub struct Live<'a>(&'a AtomicUsize);
+
+impl<'a> Live<'a> {
+    /// Counts one more live isolate until dropped.
+    pub fn new(live: &'a AtomicUsize) -> Self {
+        live.fetch_add(1, Ordering::Relaxed);
+        Live(live)
+    }
+}
+
+impl Drop for Live<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The isolate thread: serves jobs until the queue closes; replaces its engine after a
-/// timeout or an engine failure.
-pub fn serve<E: Engine>(setup: &Setup, jobs: &Receiver<Job>, mut loaded: (E, Arc<Deadline>)) {
+/// timeout or an engine failure (retrying with backoff while a new one cannot load).
+pub fn serve<E: Engine>(
+    setup: &Setup,
+    jobs: &Receiver<Job>,
+    mut loaded: (E, Arc<Deadline>),
+    _live: Live<'_>,
+) {
     while let Ok(job) = jobs.recv() {
         if job.reply.is_closed() && Instant::now() >= job.deadline {
             continue;
@@ -84,12 +108,22 @@ pub fn serve<E: Engine>(setup: &Setup, jobs: &Receiver<Job>, mut loaded: (E, Arc
         );
         let _ = job.reply.send(outcome);
         if replace {
-            match boot::<E>(setup) {
-                Ok(fresh) => loaded = fresh,
-                Err(e) => {
-                    tracing::error!("cannot replace a JavaScript isolate: {e}");
-                    return;
-                }
+            loaded = reboot::<E>(setup);
+        }
+    }
+}
+
+/// A fresh engine with the function loaded; retries with backoff (100 ms doubling to 10 s)
+/// while loading fails, which it can only do if the function's files changed underneath.
+fn reboot<E: Engine>(setup: &Setup) -> (E, Arc<Deadline>) {
+    let mut delay = Duration::from_millis(100);
+    loop {
+        match boot::<E>(setup) {
+            Ok(fresh) => return fresh,
+            Err(e) => {
+                tracing::error!("cannot replace a JavaScript isolate ({e}); retrying in {delay:?}");
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
     }
@@ -122,8 +156,9 @@ fn drive<E: Engine>(
         if !engine.run_jobs().map_err(failed)? {
             match state.strip_prefix('W') {
                 Some(wait) => {
-                    let ms = wait.parse::<f64>().unwrap_or(0.0).max(0.0);
-                    let until = Instant::now() + Duration::from_secs_f64(ms / 1e3);
+                    let ms = wait.parse::<f64>().unwrap_or(0.0);
+                    let wait = Duration::try_from_secs_f64(ms / 1e3).unwrap_or(Duration::ZERO);
+                    let until = Instant::now().checked_add(wait).unwrap_or(job.deadline);
                     sleep_until(until, job.deadline, timeout)?;
                 }
                 // Nothing scheduled and nothing to run: the promise can never settle.

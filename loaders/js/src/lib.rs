@@ -74,6 +74,7 @@ fn start<E: Engine + 'static>(spec: &FunctionSpec) -> Result<Box<dyn Function>, 
         memory_limit: memory_limit(&spec.memory_limit),
         timeout: spec.timeout,
         running: Default::default(),
+        live: Default::default(),
     });
     let (jobs, queue) = crossbeam_channel::unbounded::<Job>();
     let isolates = spec.concurrency.max(1);
@@ -87,6 +88,7 @@ fn start<E: Engine + 'static>(spec: &FunctionSpec) -> Result<Box<dyn Function>, 
             .name(format!("fnhost-js-{n}"))
             .spawn(move || {
                 let loaded = isolate::boot::<E>(&setup);
+                let live = loaded.is_ok().then(|| isolate::Live::new(&setup.live));
                 let loaded = match (loaded, first) {
                     (Ok(loaded), Some(first)) => {
                         let _ = first.send(Ok(()));
@@ -102,7 +104,9 @@ fn start<E: Engine + 'static>(spec: &FunctionSpec) -> Result<Box<dyn Function>, 
                         return;
                     }
                 };
-                isolate::serve::<E>(&setup, &queue, loaded);
+                if let Some(live) = live {
+                    isolate::serve::<E>(&setup, &queue, loaded, live);
+                }
             })
             .map_err(|e| LoadError::Engine {
                 engine: E::NAME,
@@ -202,6 +206,12 @@ impl Function for JsFunction {
 
     fn describe(&self) -> String {
         format!("{} ({} isolates)", self.engine, self.isolates)
+    }
+
+    /// Unhealthy once no isolate can take calls (their threads ended), so the orchestrator
+    /// replaces the process.
+    fn healthy(&self) -> bool {
+        self.setup.live.load(Ordering::Relaxed) > 0
     }
 
     fn stats(&self) -> EngineStats {

@@ -76,11 +76,13 @@ module FnhostWorker
       @headers = {}
     end
 
+    # Header names are case-insensitive: setting `Content-Type` replaces `content-type`.
     def []=(name, value)
+      @headers.delete_if { |key, _| key.casecmp?(name.to_s) }
       @headers[name.to_s] = value
     end
 
-    def [](name) = @headers[name.to_s]
+    def [](name) = @headers.find { |key, _| key.casecmp?(name.to_s) }&.last
 
     def content_type=(value)
       self['content-type'] = value
@@ -147,16 +149,20 @@ module FnhostWorker
       response.status = value
       ''
     when Array
-      return JSON.generate(value) unless value.first.is_a?(Integer) && [2, 3].include?(value.size)
+      return json(value, response) unless value.first.is_a?(Integer) && [2, 3].include?(value.size)
 
       response.status = value.first
       value[1].each { |name, v| response[name] = v } if value.size == 3
       body = value.last
       body.respond_to?(:each) && !body.is_a?(String) ? body.to_enum(:each).to_a.join : body.to_s
     else
-      response['content-type'] ||= 'application/json'
-      JSON.generate(value)
+      json(value, response)
     end
+  end
+
+  def self.json(value, response)
+    response['content-type'] ||= 'application/json'
+    JSON.generate(value)
   end
 
   # One connection to fnhost: frames in on the main thread, calls on a pool of threads.
@@ -196,11 +202,18 @@ module FnhostWorker
       value = @function.send(@handler, FnhostWorker.event(header, body, response), @context)
       out = FnhostWorker.result(value, response)
       send_frame(RESULT, id, { status: response.status, headers: response.header_list }, out)
+    rescue SystemExit => e
+      exit!(e.status) # the function ended its process, as it would have its own server
     rescue Exception => e # rubocop:disable Lint/RescueException -- any failure is the call's 500
-      raise if e.is_a?(SystemExit)
+      report(id, e)
+    end
 
-      trace = ([e.message] + Array(e.backtrace).first(20)).join("\n  ")
-      send_frame(RESULT, id, { error: "Function failed to execute: #{e.class}: #{trace}" }, '')
+    # Sends the failure; the message may hold any bytes (a JSON error quotes the body).
+    def report(id, error)
+      trace = ([error.message] + Array(error.backtrace).first(20)).join("\n  ")
+      send_frame(RESULT, id, { error: "Function failed to execute: #{error.class}: #{trace}".scrub }, '')
+    rescue StandardError => e
+      send_frame(RESULT, id, { error: "Function failed to execute (#{e.class} while reporting its error)" }, '')
     end
 
     def read_exact(size)

@@ -6,7 +6,8 @@
 //! A `pom.xml` in upstream's shape (artifactId `function`, parent `io.kubeless:kubeless`,
 //! dependency `io.kubeless:params`) has its dependencies resolved by Maven from Maven Central:
 //! the build wraps it in a reactor that provides that parent and `params`, and copies the
-//! function's runtime dependencies into `<dir>/lib`, which is on the worker's class path.
+//! function's runtime dependencies into the build folder; they and any jars the function
+//! ships in `lib/` are on the worker's class path.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,8 +23,11 @@ use crate::worker::WorkerCommand;
 pub const BUILD_DIR: &str = ".fnhost-java";
 /// The compiled classes, below [`BUILD_DIR`].
 const CLASSES: &str = "classes";
-/// The function's jar dependencies, in the function folder (as upstream's `/kubeless/lib`).
+/// Jars the function ships itself, in the function folder (as upstream's `/kubeless/lib`).
 const LIB_DIR: &str = "lib";
+/// The `pom.xml` dependencies Maven resolved, below [`BUILD_DIR`] (rebuilt from scratch each
+/// time, so a changed dependency version never leaves the old jar on the class path).
+const DEPS_DIR: &str = "deps";
 
 const SHIM_SOURCES: [(&str, &str); 4] = [
     (
@@ -98,7 +102,7 @@ pub fn build(dir: &Path) -> Result<PathBuf, BuildError> {
         .args(["-encoding", "UTF-8", "-nowarn", "-d"])
         .arg(&classes)
         .arg("-cp")
-        .arg(format!("{}/*", dir.join(LIB_DIR).display()))
+        .arg(class_path(&dir, None))
         .args(SHIM_SOURCES.iter().map(|(name, _)| build_dir.join(name)))
         .args(&sources)
         .current_dir(&dir);
@@ -106,8 +110,23 @@ pub fn build(dir: &Path) -> Result<PathBuf, BuildError> {
     Ok(classes)
 }
 
+/// The worker's class path: the compiled classes (when given), the resolved dependencies and
+/// the jars in the function's `lib/`.
+fn class_path(dir: &Path, classes: Option<&Path>) -> String {
+    let build = dir.join(BUILD_DIR);
+    let jars = [build.join(DEPS_DIR), dir.join(LIB_DIR)]
+        .iter()
+        .map(|d| format!("{}/*", d.display()))
+        .collect::<Vec<_>>()
+        .join(":");
+    match classes {
+        Some(classes) => format!("{}:{jars}", classes.display()),
+        None => jars,
+    }
+}
+
 /// Runs Maven on the user's `pom.xml` inside a reactor that provides upstream's parent and
-/// `params` module, copying the runtime dependencies into `<dir>/lib`.
+/// `params` module, copying the runtime dependencies into `<dir>/.fnhost-java/deps`.
 fn resolve_dependencies(dir: &Path, build_dir: &Path, pom: &Path) -> Result<(), BuildError> {
     let reactor = build_dir.join("maven");
     let user_pom = std::fs::read_to_string(pom).map_err(io_error("read pom.xml"))?;
@@ -119,7 +138,7 @@ fn resolve_dependencies(dir: &Path, build_dir: &Path, pom: &Path) -> Result<(), 
             ("function/pom.xml", &user_pom),
         ],
     )?;
-    let lib = dir.join(LIB_DIR);
+    let lib = build_dir.join(DEPS_DIR);
     let mut mvn = Command::new("mvn");
     mvn.args([
         "--batch-mode",
@@ -157,11 +176,7 @@ impl Loader for JavaLoader {
                 ),
             });
         }
-        let class_path = format!(
-            "{}:{}/*",
-            classes.display(),
-            spec.dir.join(LIB_DIR).display()
-        );
+        let class_path = class_path(&spec.dir, Some(&classes));
         let command = WorkerCommand {
             program: PathBuf::from("java"),
             args: vec![

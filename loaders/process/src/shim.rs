@@ -29,10 +29,7 @@ pub fn function_env(spec: &FunctionSpec) -> Vec<(String, String)> {
         ),
         ("MOD_NAME".to_owned(), spec.module.clone()),
         ("FUNC_HANDLER".to_owned(), spec.handler.clone()),
-        (
-            "FUNC_TIMEOUT".to_owned(),
-            spec.timeout.as_secs().to_string(),
-        ),
+        ("FUNC_TIMEOUT".to_owned(), seconds(spec.timeout)),
         ("FUNC_RUNTIME".to_owned(), spec.runtime.clone()),
         ("FUNC_MEMORY_LIMIT".to_owned(), spec.memory_limit.clone()),
         (
@@ -42,22 +39,60 @@ pub fn function_env(spec: &FunctionSpec) -> Vec<(String, String)> {
     ]
 }
 
-/// Writes a shim's source once per content (the file name carries a hash of it) and returns
-/// its path; `name` is e.g. `nodejs-worker.js`.
+/// `180` for whole seconds (as Kubeless passes it), `0.5` otherwise.
+fn seconds(timeout: std::time::Duration) -> String {
+    if timeout.subsec_nanos() == 0 {
+        timeout.as_secs().to_string()
+    } else {
+        timeout.as_secs_f64().to_string()
+    }
+}
+
+/// Writes a shim's source once per content (the file name carries a hash of it) into a folder
+/// only this user can write, and returns its path; `name` is e.g. `nodejs-worker.js`.
 pub fn write(engine: &'static str, name: &str, source: &str) -> Result<PathBuf, LoadError> {
-    let dir = std::env::temp_dir();
-    let path = dir.join(format!("fnhost-{:016x}-{name}", fingerprint(source)));
+    let failed = |what: String| LoadError::Engine {
+        engine,
+        detail: format!("cannot write the worker shim: {what}"),
+    };
+    let dir = private_dir().map_err(failed)?;
+    let path = dir.join(format!("{:016x}-{name}", fingerprint(source)));
     if path.is_file() {
         return Ok(path);
     }
     let staging = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    std::fs::write(&staging, source)
+    let _ = std::fs::remove_file(&staging);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&staging)
+        .and_then(|mut file| std::io::Write::write_all(&mut file, source.as_bytes()))
         .and_then(|()| std::fs::rename(&staging, &path))
-        .map_err(|e| LoadError::Engine {
-            engine,
-            detail: format!("cannot write the worker shim {}: {e}", path.display()),
-        })?;
+        .map_err(|e| failed(format!("{}: {e}", path.display())))?;
     Ok(path)
+}
+
+/// `$TMPDIR/fnhost-shims-<uid>`, created with mode 0700; refused when it exists but is a
+/// link, belongs to someone else, or others may write it (a shim there runs as this user).
+fn private_dir() -> Result<PathBuf, String> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    let uid = std::fs::metadata("/proc/self")
+        .map(|m| m.uid())
+        .map_err(|e| format!("cannot read this process's user: {e}"))?;
+    let dir = std::env::temp_dir().join(format!("fnhost-shims-{uid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => return Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("{}: {e}", dir.display())),
+    }
+    let meta = std::fs::symlink_metadata(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o022 != 0 {
+        return Err(format!(
+            "{} is not a folder of user {uid} that only it can write",
+            dir.display()
+        ));
+    }
+    Ok(dir)
 }
 
 /// FNV-1a, enough to tell shim versions apart.

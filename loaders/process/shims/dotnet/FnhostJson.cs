@@ -20,27 +20,34 @@ namespace Fnhost
             return value;
         }
 
+        /// Nesting deeper than this is refused (a cycle, or a type whose properties never end).
+        const int MaxDepth = 64;
+
         public static string Write(object value)
         {
             var out_ = new StringBuilder();
-            Write(out_, value);
+            Write(out_, value, 0);
             return out_.ToString();
         }
 
-        static void Write(StringBuilder o, object value)
+        static void Write(StringBuilder o, object value, int depth)
         {
+            if (depth > MaxDepth) throw new InvalidOperationException("the result nests deeper than " + MaxDepth + " levels (a cycle?)");
             if (value == null) o.Append("null");
             else if (value is string) Quote(o, (string)value);
+            else if (value is char || value is Enum || value is Guid || value is TimeSpan) Quote(o, Convert.ToString(value, CultureInfo.InvariantCulture));
+            else if (value is DateTime) Quote(o, ((DateTime)value).ToString("o", CultureInfo.InvariantCulture));
+            else if (value is DateTimeOffset) Quote(o, ((DateTimeOffset)value).ToString("o", CultureInfo.InvariantCulture));
             else if (value is bool) o.Append((bool)value ? "true" : "false");
             else if (value is double) o.Append(((double)value).ToString("R", CultureInfo.InvariantCulture));
             else if (value is float) o.Append(((float)value).ToString("R", CultureInfo.InvariantCulture));
             else if (value is decimal || value.GetType().IsPrimitive) o.Append(Convert.ToString(value, CultureInfo.InvariantCulture));
-            else if (value is IDictionary) WriteDictionary(o, (IDictionary)value);
-            else if (value is IEnumerable) WriteList(o, (IEnumerable)value);
-            else WriteProperties(o, value);
+            else if (value is IDictionary) WriteDictionary(o, (IDictionary)value, depth);
+            else if (value is IEnumerable) WriteList(o, (IEnumerable)value, depth);
+            else WriteProperties(o, value, depth);
         }
 
-        static void WriteDictionary(StringBuilder o, IDictionary dict)
+        static void WriteDictionary(StringBuilder o, IDictionary dict, int depth)
         {
             o.Append('{');
             var first = true;
@@ -50,12 +57,12 @@ namespace Fnhost
                 first = false;
                 Quote(o, Convert.ToString(e.Key, CultureInfo.InvariantCulture));
                 o.Append(':');
-                Write(o, e.Value);
+                Write(o, e.Value, depth + 1);
             }
             o.Append('}');
         }
 
-        static void WriteList(StringBuilder o, IEnumerable list)
+        static void WriteList(StringBuilder o, IEnumerable list, int depth)
         {
             o.Append('[');
             var first = true;
@@ -63,12 +70,12 @@ namespace Fnhost
             {
                 if (!first) o.Append(',');
                 first = false;
-                Write(o, item);
+                Write(o, item, depth + 1);
             }
             o.Append(']');
         }
 
-        static void WriteProperties(StringBuilder o, object value)
+        static void WriteProperties(StringBuilder o, object value, int depth)
         {
             o.Append('{');
             var first = true;
@@ -79,7 +86,7 @@ namespace Fnhost
                 first = false;
                 Quote(o, p.Name);
                 o.Append(':');
-                Write(o, p.GetValue(value));
+                Write(o, p.GetValue(value), depth + 1);
             }
             o.Append('}');
         }

@@ -102,7 +102,7 @@ namespace Fnhost
                 var value = method.Invoke(function, new object[] { e, context });
                 var task = value as Task;
                 if (task != null)
-                    task.ContinueWith(t => Finish(id, response, t.IsFaulted ? null : TaskResult(t), t.Exception));
+                    task.ContinueWith(t => Settle(id, response, t));
                 else
                     Finish(id, response, value, null);
             }
@@ -116,10 +116,20 @@ namespace Fnhost
             }
         }
 
-        static object TaskResult(Task task)
+        /// A finished task's outcome: its result when the method returns Task<T> (a plain
+        /// Task has none, whatever type the runtime gives it), its exception, or cancellation.
+        static void Settle(ulong id, Response response, Task task)
         {
-            var property = task.GetType().GetProperty("Result");
-            return property == null ? null : property.GetValue(task);
+            try
+            {
+                if (task.IsFaulted) Finish(id, response, null, task.Exception);
+                else if (task.IsCanceled) Finish(id, response, null, new OperationCanceledException("the function's task was cancelled"));
+                else Finish(id, response, method.ReturnType.IsGenericType ? task.GetType().GetProperty("Result").GetValue(task) : null, null);
+            }
+            catch (Exception ex)
+            {
+                Finish(id, response, null, ex);
+            }
         }
 
         /// JSON when the content type says so and there is a body, else the body as text ("" when empty).
@@ -130,7 +140,20 @@ namespace Fnhost
             return contentType.Contains("application/json") && body.Length > 0 ? Json.Parse(text) : text;
         }
 
+        /// Sends the call's RESULT; a result that cannot be encoded is the call's error.
         static void Finish(ulong id, Response response, object value, Exception error)
+        {
+            try
+            {
+                Encode(id, response, value, error);
+            }
+            catch (Exception ex)
+            {
+                Send(Result, id, "{\"error\":" + Json.Write("Function failed to execute: its result could not be sent: " + ex.Message) + "}", new byte[0]);
+            }
+        }
+
+        static void Encode(ulong id, Response response, object value, Exception error)
         {
             if (error != null)
             {
