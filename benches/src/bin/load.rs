@@ -134,6 +134,15 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             &[("MOD_NAME", "libhello"), ("FUNC_RUNTIME", "native1")],
         ),
         fnhost(
+            "fnhost-native-process",
+            "fnhost, the same native hello in 2 worker processes (FNHOST_ISOLATION=process: a crash or timeout replaces a worker)",
+            &[
+                ("MOD_NAME", "libhello"),
+                ("FUNC_RUNTIME", "native1"),
+                ("FNHOST_ISOLATION", "process"),
+            ],
+        ),
+        fnhost(
             "fnhost-quiet",
             "fnhost, Python hello.foo, metrics and access log off",
             &[("FNHOST_METRICS", "false"), ("FNHOST_ACCESS_LOG", "false")],
