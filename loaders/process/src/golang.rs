@@ -20,6 +20,7 @@ use crate::worker::WorkerCommand;
 pub const WORKER_BINARY: &str = "fnhost-go-worker";
 const BUILD_DIR: &str = ".fnhost-go";
 const MAIN_TEMPLATE: &str = include_str!("../shims/go/main.go.tmpl");
+const CALL_HEADER_GO: &str = include_str!("../shims/go/callheader.go");
 const FUNCTIONS_GO: &str = include_str!("../shims/go/kubeless/pkg/functions/functions.go");
 const FUNCTIONS_MOD: &str = include_str!("../shims/go/kubeless/go.mod");
 const MAIN_MOD: &str = "module fnhost.local/goworker
@@ -59,6 +60,7 @@ pub fn build(dir: &Path, handler: &str) -> Result<PathBuf, BuildError> {
             ("kubeless/pkg/functions/functions.go", FUNCTIONS_GO),
             ("go.mod", MAIN_MOD),
             ("main.go", &main_go),
+            ("callheader.go", CALL_HEADER_GO),
         ],
     )?;
     let function_dir = build_dir.join("function");
