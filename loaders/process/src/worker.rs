@@ -64,7 +64,8 @@ type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<CallOutcome>>>>>;
 /// A running worker.
 pub struct Worker {
     child: Mutex<Child>,
-    writer: tokio::sync::Mutex<OwnedWriteHalf>,
+    /// CALL frames for the writer task.
+    outbox: tokio::sync::mpsc::UnboundedSender<Vec<u8>>,
     pending: Pending,
     next_id: AtomicU64,
     /// What READY said.
@@ -126,9 +127,11 @@ impl Worker {
             }
         };
         let (exit_tx, exited) = tokio::sync::watch::channel(None);
+        let (outbox, frames) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(write_frames(writer, frames));
         let worker = Arc::new(Worker {
             child: Mutex::new(child),
-            writer: tokio::sync::Mutex::new(writer),
+            outbox,
             pending: Arc::new(Mutex::new(Some(HashMap::new()))),
             next_id: AtomicU64::new(1),
             ready,
@@ -152,11 +155,11 @@ impl Worker {
             None => return Err(self.exit_reason()),
         };
         let bytes = encode_frame(Kind::Call, id, header, body);
-        if let Err(e) = self.writer.lock().await.write_all(&bytes).await {
+        if self.outbox.send(bytes).is_err() {
             if let Some(pending) = self.pending.lock().as_mut() {
                 pending.remove(&id);
             }
-            return Err(format!("cannot write to the worker: {e}"));
+            return Err("cannot write to the worker: its connection is closed".to_owned());
         }
         rx.await.unwrap_or_else(|_| Err(self.exit_reason()))
     }
@@ -237,6 +240,30 @@ async fn read_frame(reader: &mut FrameReader) -> Result<Frame, FrameError> {
         .await
         .map_err(|_| FrameError::Malformed("connection closed mid-frame"))?;
     Frame::decode(payload)
+}
+
+/// Writes CALL frames as they come; frames queued meanwhile go out in the same write, so a
+/// loaded worker gets many calls per system call. Ends when the connection fails (the reader
+/// then fails the calls in flight) or the worker is dropped.
+async fn write_frames(
+    mut out: OwnedWriteHalf,
+    mut frames: tokio::sync::mpsc::UnboundedReceiver<Vec<u8>>,
+) {
+    const BATCH: usize = 256 * 1024;
+    let mut batch = Vec::with_capacity(64 * 1024);
+    while let Some(frame) = frames.recv().await {
+        batch.extend_from_slice(&frame);
+        while batch.len() < BATCH {
+            match frames.try_recv() {
+                Ok(more) => batch.extend_from_slice(&more),
+                Err(_) => break,
+            }
+        }
+        if out.write_all(&batch).await.is_err() {
+            return;
+        }
+        batch.clear();
+    }
 }
 
 async fn route_results(
