@@ -5,6 +5,7 @@
 //! runtime = "python3.11"       # FUNC_RUNTIME
 //! deps = "requirements.txt"    # optional dependency file (installed by `fnhost run --deps`)
 //! build = "cc -shared ..."      # optional build command, run in the function folder
+//! files_from = "nodejs/helloget" # optional: another fixture whose files this one uses too
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -29,6 +30,11 @@ pub struct Fixture {
     /// `fnhost build go`).
     #[serde(default)]
     pub build: Option<String>,
+    /// Another fixture (`<runtime>/<name>`) whose files are copied first: the same function
+    /// source served by another runtime (the embedded JavaScript engine runs the Node.js
+    /// fixtures unchanged).
+    #[serde(default)]
+    pub files_from: Option<String>,
     /// The folder it was read from.
     #[serde(skip)]
     pub dir: PathBuf,
@@ -90,6 +96,11 @@ impl Fixture {
     /// Copies the fixture's files (not `fixture.toml`) into `dest`, as the `prepare` init
     /// container copies a function into `/kubeless`.
     pub fn copy_into(&self, dest: &Path) -> Result<(), String> {
+        if let Some(other) = &self.files_from {
+            let source = crate::root().join("fixtures").join(other);
+            copy_dir(&source, dest)
+                .map_err(|e| format!("copying fixture {}: {e}", source.display()))?;
+        }
         copy_dir(&self.dir, dest)
             .map_err(|e| format!("copying fixture {}: {e}", self.dir.display()))
     }
