@@ -252,6 +252,13 @@ async fn write_frames(
     const BATCH: usize = 256 * 1024;
     let mut batch = Vec::with_capacity(64 * 1024);
     while let Some(frame) = frames.recv().await {
+        if frames.is_empty() {
+            // The usual case when lightly loaded: one frame, written as it is.
+            if out.write_all(&frame).await.is_err() {
+                return;
+            }
+            continue;
+        }
         batch.extend_from_slice(&frame);
         while batch.len() < BATCH {
             match frames.try_recv() {
