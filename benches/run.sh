@@ -31,6 +31,22 @@ if ! "$venv/bin/python" -c "import granian, sys; sys.exit(granian.__version__ !=
     "$venv/bin/pip" install --quiet --disable-pip-version-check "granian==$GRANIAN_VERSION"
 fi
 
+# wasmtime-cli (`wasmtime serve`, the Wasm baseline) is built once into a cache; the smoke run
+# leaves it out (building it takes about ten minutes on two cores) and says so.
+WASMTIME_VERSION=48.0.8
+tools="$HOME/.cache/fnhost/tools"
+wasmtime_args=()
+if [ "$profile" = release ]; then
+    if ! "$tools/bin/wasmtime" --version 2>/dev/null | grep -q "^wasmtime $WASMTIME_VERSION "; then
+        echo "bench: building wasmtime-cli $WASMTIME_VERSION into $tools (first run only)" >&2
+        cargo install --quiet --locked wasmtime-cli --version "$WASMTIME_VERSION" --root "$tools" \
+            --target-dir "$HOME/.cache/fnhost/wasmtime-cli-build"
+    fi
+    wasmtime_args=(--wasmtime "$tools/bin/wasmtime")
+else
+    echo "bench: smoke run without the wasmtime-serve target (the full run builds wasmtime-cli)" >&2
+fi
+
 echo "bench: building fnhost and the baseline ($profile)" >&2
 cargo build --quiet --locked --profile "$profile" -p fnhost-proxy -p fnhost-benches
 
@@ -48,9 +64,14 @@ javac -nowarn -d benches/functions/java-peer -cp benches/functions/java/.fnhost-
 "$bin/fnhost" build dotnet --dir benches/functions/dotnet >/dev/null
 mcs -nologo -optimize+ -out:benches/functions/dotnet-peer.exe benches/functions/dotnet_peer.cs \
     benches/functions/dotnet/hello.cs loaders/process/shims/dotnet/Functions.cs
+# The Wasm hello worlds, built from source (a wasi:http component and an ABI 1 module).
+mkdir -p benches/functions/wasm
+loaders/wasm/guests/build.sh http-functions benches/functions/wasm/hello.wasm
+loaders/wasm/guests/build.sh kubeless-functions benches/functions/wasm/helloabi.wasm
 run() {
     "$bin/fnhost-load" --fnhost "$bin/fnhost" --baseline "$bin/hyper-baseline" \
-        --functions "$PWD/benches/functions" --granian "$venv/bin/granian" "${defaults[@]}" "$@"
+        --functions "$PWD/benches/functions" --granian "$venv/bin/granian" \
+        "${wasmtime_args[@]}" "${defaults[@]}" "$@"
     echo
     echo "Per-call overhead of the Python loader without HTTP (python-calls, $micro_calls calls each):"
     echo
@@ -59,6 +80,10 @@ run() {
     echo "Instantiation and per-call overhead of the embedded JavaScript loader without HTTP (js-calls, $micro_calls calls each):"
     echo
     "$bin/js-calls" "$PWD/benches/functions" "$micro_calls"
+    echo
+    echo "Instantiation and per-call overhead of the Wasm loader without HTTP (wasm-calls, $micro_calls calls each):"
+    echo
+    "$bin/wasm-calls" "$PWD/benches/functions" "$micro_calls"
     echo
     echo "Worker replacement after a timeout (fnhost-respawn, FNHOST_WORKERS=1, FUNC_TIMEOUT=1, $respawn_rounds rounds):"
     echo

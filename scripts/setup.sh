@@ -43,6 +43,14 @@ for tool in cargo rustc python3.11 node npm go cc wrk prometheus promtool ruby b
     command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
+# The Wasm test guests (loaders/wasm/guests) build for WASI preview 1 (fnhost Wasm ABI
+# modules) and preview 2 (wasi:http components).
+for target in wasm32-wasip1 wasm32-wasip2; do
+    if ! rustup target list --installed | grep -qx "$target"; then
+        echo "setup: adding the Rust target $target" >&2
+        rustup target add "$target"
+    fi
+done
 
 # kubernetes-validate (PyPI) checks the objects the reconciler writes in API versions that the
 # test control plane (1.20) does not serve (autoscaling/v2, batch/v1 CronJob).

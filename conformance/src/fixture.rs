@@ -27,7 +27,7 @@ pub struct Fixture {
     /// runtime's compile step, e.g. `cc` for native functions). `$FNHOST_NATIVE_INCLUDE`
     /// names the folder of `fnhost_native.h`, `$FNHOST_FIXTURES` the fixtures folder (for
     /// sources several fixtures share), `$FNHOST_BIN` the fnhost binary under test (for
-    /// `fnhost build go`).
+    /// `fnhost build go`), `$FNHOST_WASM_GUESTS` the Wasm test guests (`build.sh`).
     #[serde(default)]
     pub build: Option<String>,
     /// Another fixture (`<runtime>/<name>`) whose files are copied first: the same function
@@ -80,6 +80,10 @@ impl Fixture {
             .env("FNHOST_NATIVE_INCLUDE", include)
             .env("FNHOST_FIXTURES", crate::root().join("fixtures"))
             .env("FNHOST_BIN", crate::process::binary())
+            .env(
+                "FNHOST_WASM_GUESTS",
+                crate::root().join("../loaders/wasm/guests"),
+            )
             .output()
             .map_err(|e| format!("cannot run the build command: {e}"))?;
         if output.status.success() {

@@ -175,6 +175,8 @@ fn loader_for(runtime: &Runtime) -> Result<Box<dyn Loader>, PrepareError> {
         Language::Dotnet => Ok(Box::new(fnhost_loader_process::DotnetLoader)),
         #[cfg(feature = "js")]
         Language::Js => Ok(Box::new(fnhost_loader_js::JsLoader)),
+        #[cfg(feature = "wasm")]
+        Language::Wasm => Ok(Box::new(fnhost_loader_wasm::WasmLoader)),
         other => Err(PrepareError::Runtime(format!(
             "runtime {} ({}) is not supported by this build of fnhost",
             runtime.id(),

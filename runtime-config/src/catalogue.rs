@@ -26,6 +26,8 @@ pub enum Language {
     /// JavaScript on the embedded engine (QuickJS-ng): Kubeless Node.js-style functions that
     /// need no Node.js APIs, inside the fnhost process.
     Js,
+    /// WebAssembly on wasmtime: wasi:http components and fnhost Wasm ABI core modules.
+    Wasm,
     /// A language id this build of fnhost has no loader for (kept so that a
     /// `kubeless-config` with other runtimes still round-trips).
     Other(String),
@@ -43,6 +45,7 @@ impl Language {
             Language::Java => "java",
             Language::Dotnet => "dotnet",
             Language::Js => "js",
+            Language::Wasm => "wasm",
             Language::Other(id) => id,
         }
     }
@@ -58,6 +61,7 @@ impl Language {
             "java" => Language::Java,
             "dotnet" => Language::Dotnet,
             "js" => Language::Js,
+            "wasm" => Language::Wasm,
             other => Language::Other(other.to_owned()),
         }
     }
@@ -136,6 +140,7 @@ impl Catalogue {
                 .chain(JAVA_VERSIONS.iter().map(|v| java_runtime(v)))
                 .chain(DOTNET_VERSIONS.iter().map(|v| dotnet_runtime(v)))
                 .chain(std::iter::once(js_runtime()))
+                .chain(std::iter::once(wasm_runtime()))
                 .collect(),
         }
     }
@@ -378,6 +383,27 @@ fn native_runtime() -> Runtime {
         version_name: id.clone(),
         dep_file: String::new(),
         suffix: ".so".to_owned(),
+        image: image_for(&id),
+        runtime_env: Vec::new(),
+        install: None,
+        compile: None,
+    }
+}
+
+/// The fnhost Wasm ABI version the `wasm` runtime speaks (`wasm1`); the same runtime serves
+/// wasi:http 0.2 components.
+pub const WASM_ABI_VERSION: &str = "1";
+
+/// WebAssembly files (`.wasm`), compiled by fnhost itself at load (and cached next to the
+/// file): no dependency file and no build phase (the guest is built by the user's toolchain).
+fn wasm_runtime() -> Runtime {
+    let id = format!("wasm{WASM_ABI_VERSION}");
+    Runtime {
+        language: Language::Wasm,
+        version: WASM_ABI_VERSION.to_owned(),
+        version_name: id.clone(),
+        dep_file: String::new(),
+        suffix: ".wasm".to_owned(),
         image: image_for(&id),
         runtime_env: Vec::new(),
         install: None,

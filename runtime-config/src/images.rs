@@ -52,6 +52,15 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
                 extra_env: "",
             },
         )),
+        Language::Wasm => Some(rust_only_dockerfile(
+            runtime,
+            &RustOnlyImage {
+                about: "fnhost with wasmtime: wasi:http components and\n# fnhost Wasm ABI modules, compiled at start and cached in the function volume.",
+                base: "debian:bookworm-slim",
+                extra_copy: "",
+                extra_env: "",
+            },
+        )),
         Language::Dotnet => Some(worker_dockerfile(
             runtime,
             "fnhost plus Mono (mcs and the runtime), which the\n# compile phase (`fnhost build dotnet`) uses; functions run in Mono worker processes.",

@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! fnhost-load --fnhost PATH --baseline PATH --functions DIR [--granian PATH]
-//!             [--rounds N] [--seconds S] [--warmup S] [--connections C] [--threads T]
+//!             [--wasmtime PATH] [--rounds N] [--seconds S] [--warmup S] [--connections C] [--threads T]
 //! ```
 
 use std::collections::BTreeMap;
@@ -22,6 +22,7 @@ struct Options {
     baseline: PathBuf,
     functions: PathBuf,
     granian: Option<PathBuf>,
+    wasmtime: Option<PathBuf>,
     rounds: usize,
     load: Load,
     warmup: Duration,
@@ -71,6 +72,7 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
         baseline: path(take("baseline"), "baseline")?,
         functions: path(take("functions"), "functions")?,
         granian: take("granian").map(PathBuf::from),
+        wasmtime: take("wasmtime").map(PathBuf::from),
         rounds: usize::try_from(number(take("rounds"), 3)?).map_err(|e| e.to_string())?,
         load: Load {
             connections: u32::try_from(number(take("connections"), 32)?)
@@ -85,6 +87,9 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
     }
     Ok(options)
 }
+
+/// Makes an fnhost target: name, description, environment over the defaults.
+type FnhostTarget<'a> = dyn Fn(&str, &str, &[(&str, &str)]) -> TargetSpec + 'a;
 
 fn targets(o: &Options) -> Vec<TargetSpec> {
     let fnhost = |name: &str, description: &str, extra: &[(&str, &str)]| {
@@ -199,6 +204,7 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         );
         list.push(target);
     }
+    list.extend(wasm_targets(o, &fnhost));
     list.push(TargetSpec {
         name: "go-bare".to_owned(),
         description:
@@ -260,6 +266,51 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             ])
             .collect(),
             env: BTreeMap::from([("PYTHONPATH".to_owned(), o.functions.display().to_string())]),
+            cwd: o.functions.clone(),
+        });
+    }
+    list
+}
+
+/// The Wasm hello worlds on fnhost (the wasi:http component and the ABI module, both built
+/// from `loaders/wasm/guests`), and `wasmtime serve` on the same component.
+fn wasm_targets(o: &Options, fnhost: &FnhostTarget<'_>) -> Vec<TargetSpec> {
+    let volume = o.functions.join("wasm").display().to_string();
+    let mut list = vec![
+        fnhost(
+            "fnhost-wasm-http",
+            "fnhost, wasi:http hello component (loaders/wasm/guests/http-functions), a fresh instance per request",
+            &[
+                ("MOD_NAME", "hello"),
+                ("FUNC_HANDLER", "handle"),
+                ("FUNC_RUNTIME", "wasm1"),
+                ("KUBELESS_INSTALL_VOLUME", &volume),
+            ],
+        ),
+        fnhost(
+            "fnhost-wasm-abi",
+            "fnhost, the hello world as an fnhost Wasm ABI 1 module (loaders/wasm/guests/kubeless-functions, foo), a fresh instance per request",
+            &[
+                ("MOD_NAME", "helloabi"),
+                ("FUNC_HANDLER", "foo"),
+                ("FUNC_RUNTIME", "wasm1"),
+                ("KUBELESS_INSTALL_VOLUME", &volume),
+            ],
+        ),
+    ];
+    if let Some(wasmtime) = &o.wasmtime {
+        list.push(TargetSpec {
+            name: "wasmtime-serve".to_owned(),
+            description: "`wasmtime serve` 48 (defaults, `-Scli` for the component's environment import) on the same hello component".to_owned(),
+            program: wasmtime.clone(),
+            args: vec![
+                "serve".to_owned(),
+                "-Scli".to_owned(),
+                "--addr".to_owned(),
+                "127.0.0.1:{port}".to_owned(),
+                o.functions.join("wasm/hello.wasm").display().to_string(),
+            ],
+            env: BTreeMap::new(),
             cwd: o.functions.clone(),
         });
     }

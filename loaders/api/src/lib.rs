@@ -33,7 +33,7 @@ use std::pin::Pin;
 pub use error::{ErrorKind, InvokeError, LoadError};
 pub use invocation::{EventMeta, Invocation};
 pub use response::Response;
-pub use spec::{FunctionSpec, Isolation};
+pub use spec::{FunctionSpec, Isolation, parse_quantity};
 
 /// The future returned by [`Function::invoke`].
 pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<Response, InvokeError>> + Send>>;

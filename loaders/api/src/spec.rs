@@ -48,6 +48,42 @@ impl FunctionSpec {
     }
 }
 
+impl FunctionSpec {
+    /// `memory_limit` in bytes: `128Mi`, `1G`, `500000` (Kubernetes quantities); `None` for `0`,
+    /// an empty value, or one that cannot be read.
+    pub fn memory_limit_bytes(&self) -> Option<usize> {
+        parse_quantity(&self.memory_limit)
+    }
+}
+
+/// A Kubernetes memory quantity (`128Mi`, `1G`, `1.5Gi`, `500000`) in bytes; `None` below one
+/// byte or when the text is not a quantity.
+pub fn parse_quantity(text: &str) -> Option<usize> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let scale: f64 = match unit {
+        "" => 1.0,
+        "k" | "K" => 1e3,
+        "M" => 1e6,
+        "G" => 1e9,
+        "Ki" => 1024.0,
+        "Mi" => 1024.0 * 1024.0,
+        "Gi" => 1024.0 * 1024.0 * 1024.0,
+        _ => return None,
+    };
+    let bytes = number * scale;
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a positive byte count far below usize::MAX"
+    )]
+    (bytes >= 1.0).then_some(bytes as usize)
+}
+
 /// Where a loader runs calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub enum Isolation {
@@ -60,4 +96,20 @@ pub enum Isolation {
         /// The program that runs workers.
         worker_program: PathBuf,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_quantity;
+
+    #[test]
+    fn quantities_in_bytes() {
+        assert_eq!(parse_quantity("128Mi"), Some(128 << 20));
+        assert_eq!(parse_quantity("1G"), Some(1_000_000_000));
+        assert_eq!(parse_quantity("1.5Ki"), Some(1536));
+        assert_eq!(parse_quantity("500000"), Some(500_000));
+        assert_eq!(parse_quantity("0"), None);
+        assert_eq!(parse_quantity(""), None);
+        assert_eq!(parse_quantity("12 parsecs"), None);
+    }
 }

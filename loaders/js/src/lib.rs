@@ -71,7 +71,7 @@ fn start<E: Engine + 'static>(spec: &FunctionSpec) -> Result<Box<dyn Function>, 
         module: spec.module.clone(),
         handler: spec.handler.clone(),
         config_json: load_config(spec),
-        memory_limit: memory_limit(&spec.memory_limit),
+        memory_limit: spec.memory_limit_bytes(),
         timeout: spec.timeout,
         running: Default::default(),
         live: Default::default(),
@@ -149,34 +149,6 @@ pub fn load_config(spec: &FunctionSpec) -> String {
     .to_string()
 }
 
-/// `FUNC_MEMORY_LIMIT` (`128Mi`, `1G`, `500000`, `0` for none) in bytes: each isolate gets the
-/// whole limit (the pod's cgroup bounds their sum).
-fn memory_limit(text: &str) -> Option<usize> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let scale: f64 = match unit {
-        "" => 1.0,
-        "k" | "K" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0 * 1024.0,
-        "Gi" => 1024.0 * 1024.0 * 1024.0,
-        _ => return None,
-    };
-    let bytes = number * scale;
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "a positive byte count far below usize::MAX"
-    )]
-    (bytes >= 1.0).then_some(bytes as usize)
-}
-
 impl Function for JsFunction {
     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
         let (reply, answer) = tokio::sync::oneshot::channel();
@@ -247,18 +219,4 @@ fn call_json(invocation: &Invocation) -> String {
         },
     })
     .to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::memory_limit;
-
-    #[test]
-    fn memory_limits_read_kubernetes_quantities() {
-        assert_eq!(memory_limit("128Mi"), Some(128 * 1024 * 1024));
-        assert_eq!(memory_limit("1G"), Some(1_000_000_000));
-        assert_eq!(memory_limit("500000"), Some(500_000));
-        assert_eq!(memory_limit("0"), None);
-        assert_eq!(memory_limit("lots"), None);
-    }
 }

@@ -1,0 +1,139 @@
+//! A loaded Wasm function: at most `FNHOST_THREADS` calls at once (one pool slot each), each
+//! a task of its own bounded by the call's deadline, so a call whose client went away still
+//! ends (and frees its slot) by the deadline.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use fnhost_loader_api::{
+    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Response,
+};
+use tokio::sync::Semaphore;
+
+use crate::abi::AbiGuest;
+use crate::http::HttpGuest;
+
+/// The two kinds of guest.
+pub enum Guest {
+    /// A wasi:http component.
+    Http(HttpGuest),
+    /// A core module with fnhost Wasm ABI handlers.
+    Abi(AbiGuest),
+}
+
+impl Guest {
+    async fn call(&self, invocation: Invocation) -> Result<Response, InvokeError> {
+        match self {
+            Guest::Http(guest) => guest.call(invocation).await,
+            Guest::Abi(guest) => guest.call(invocation).await,
+        }
+    }
+}
+
+/// Calls waiting for a slot and calls running.
+#[derive(Debug, Default)]
+struct Load {
+    queued: AtomicUsize,
+    running: AtomicUsize,
+}
+
+/// Counts one call in a [`Load`] counter while it lives.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A function served by wasmtime.
+pub struct WasmFunction {
+    guest: Arc<Guest>,
+    slots: Arc<Semaphore>,
+    load: Arc<Load>,
+    timeout: std::time::Duration,
+    instances: u32,
+}
+
+impl WasmFunction {
+    /// Serves `guest` with `instances` calls at once.
+    pub fn new(guest: Guest, spec: &FunctionSpec, instances: u32) -> Self {
+        WasmFunction {
+            guest: Arc::new(guest),
+            slots: Arc::new(Semaphore::new(instances as usize)),
+            load: Arc::default(),
+            timeout: spec.timeout,
+            instances,
+        }
+    }
+
+    /// `wasi:http component` or `fnhost Wasm ABI 1 module`, for logs.
+    pub fn kind_name(&self) -> &'static str {
+        match *self.guest {
+            Guest::Http(_) => "a wasi:http component",
+            Guest::Abi(_) => "an fnhost Wasm ABI 1 module",
+        }
+    }
+}
+
+impl Function for WasmFunction {
+    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+        let (guest, slots, load) = (self.guest.clone(), self.slots.clone(), self.load.clone());
+        let timeout = self.timeout;
+        let deadline = tokio::time::Instant::from_std(invocation.deadline);
+        let task = tokio::spawn(async move {
+            let queued = Counted::new(&load.queued);
+            let slot = match tokio::time::timeout_at(deadline, slots.acquire_owned()).await {
+                Ok(Ok(slot)) => slot,
+                Ok(Err(_)) => {
+                    return Err(InvokeError::Unavailable(
+                        "the function is closed".to_owned(),
+                    ));
+                }
+                Err(_) => return Err(InvokeError::Timeout(timeout)),
+            };
+            drop(queued);
+            let _running = Counted::new(&load.running);
+            // The epoch deadline stops a guest running wasm code; this one also ends a guest
+            // waiting in a host call (a WASI sleep) at the deadline.
+            let outcome = tokio::time::timeout_at(deadline, guest.call(invocation))
+                .await
+                .unwrap_or(Err(InvokeError::Timeout(timeout)));
+            drop(slot);
+            match outcome {
+                Err(InvokeError::Timeout(_)) => Err(InvokeError::Timeout(timeout)),
+                other => other,
+            }
+        });
+        Box::pin(async move {
+            task.await.unwrap_or_else(|e| {
+                Err(InvokeError::Unavailable(format!(
+                    "the Wasm call's task failed: {e}"
+                )))
+            })
+        })
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "wasmtime ({}, {} instances)",
+            self.kind_name(),
+            self.instances
+        )
+    }
+
+    fn stats(&self) -> EngineStats {
+        EngineStats {
+            queued: self.load.queued.load(Ordering::Relaxed),
+            running: self.load.running.load(Ordering::Relaxed),
+            abandoned: 0,
+        }
+    }
+}
