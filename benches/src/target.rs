@@ -72,6 +72,10 @@ impl TargetSpec {
         command
             .args(self.args.iter().map(fill))
             .envs(self.env.iter().map(|(k, v)| (k, fill(v))))
+            // The same for every target whatever the caller's shell has: with these set, Rust
+            // servers capture a backtrace for every internal error value they create.
+            .env_remove("RUST_BACKTRACE")
+            .env_remove("RUST_LIB_BACKTRACE")
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
