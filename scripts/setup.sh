@@ -18,6 +18,8 @@ APT_PACKAGES=(
     openjdk-17-jdk-headless maven  # java17 functions: javac, and Maven for a pom.xml's dependencies
     mono-mcs mono-runtime libmono-posix4.0-cil libmono-system-core4.0-cil libmono-microsoft-csharp4.0-cil
                        # C# functions on Mono (no .NET SDK is installable from the reachable registries)
+    clang-19 lld-19 wasi-libc libclang-rt-19-dev-wasm32
+                       # C to WebAssembly: the fnhost Wasm ABI's C example (loaders/wasm/tests/c_guest.rs)
 )
 
 missing=()
@@ -39,7 +41,7 @@ fi
 
 # The Prometheus package starts a service on :9090 on machines with systemd; the tests start
 # their own server on an ephemeral port and need nothing from it.
-for tool in cargo rustc python3.11 node npm go cc wrk prometheus promtool ruby bundle java javac mvn mcs mono; do
+for tool in cargo rustc python3.11 node npm go cc wrk prometheus promtool ruby bundle java javac mvn mcs mono clang-19; do
     command -v "$tool" >/dev/null || { echo "setup: $tool is still missing" >&2; exit 1; }
 done
 rustup component add clippy rustfmt >/dev/null 2>&1 || true
