@@ -108,7 +108,8 @@ pub struct Request {
     /// Path and query (default `/`).
     #[serde(default = "default_path")]
     pub path: String,
-    /// Headers, in order; repeated names allowed.
+    /// Headers, in order; repeated names allowed. `{addr}` in a value becomes the server's
+    /// address; a `Host` given here replaces the default `conformance.test`.
     #[serde(default)]
     pub headers: Vec<(String, String)>,
     /// Body text.

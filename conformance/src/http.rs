@@ -40,10 +40,16 @@ impl Response {
 pub const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Sends `request` on a new connection (`Connection: close`) and reads the response.
+/// `{addr}` in a header value becomes the server's address (e.g. a `Host` the function can
+/// call back).
 pub fn send(addr: SocketAddr, request: &Request) -> Result<Response, String> {
+    let mut request = request.clone();
+    for (_, value) in &mut request.headers {
+        *value = value.replace("{addr}", &addr.to_string());
+    }
     let mut stream = connect(addr)?;
     stream
-        .write_all(&encode(request))
+        .write_all(&encode(&request))
         .map_err(|e| format!("write: {e}"))?;
     let raw = read_to_end(&mut stream)?;
     parse(&raw, request.method.eq_ignore_ascii_case("HEAD"))
@@ -69,10 +75,15 @@ pub fn encode(r: &Request) -> Vec<u8> {
         (None, Some(n)) => vec![b'x'; n],
         (None, None) => Vec::new(),
     };
-    let mut out = format!(
-        "{} {} HTTP/1.1\r\nHost: conformance.test\r\nConnection: close\r\n",
-        r.method, r.path
-    );
+    let mut out = format!("{} {} HTTP/1.1\r\n", r.method, r.path);
+    if !r
+        .headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("host"))
+    {
+        out.push_str("Host: conformance.test\r\n");
+    }
+    out.push_str("Connection: close\r\n");
     for (k, v) in &r.headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }

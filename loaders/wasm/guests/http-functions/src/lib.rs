@@ -20,6 +20,7 @@ impl wasi::exports::http::incoming_handler::Guest for Component {
             "printer" => Outcome::Reply(behaviours::printer(&read(&request))),
             "exception" => behaviours::exception(),
             "trap" => panic!("conformance boom (a trap)"),
+            "fetch" => Outcome::Reply(fetch_healthz(request.authority().unwrap_or_default())),
             "slow" => Outcome::Reply(behaviours::slow(&read(&request))),
             "response" => Outcome::Reply(behaviours::response(&read(&request))),
             "abi" => Outcome::Reply(behaviours::abi(&read(&request), &context())),
@@ -31,6 +32,43 @@ impl wasi::exports::http::incoming_handler::Guest for Component {
             Outcome::Fail(message) => panic!("{message}"),
         }
     }
+}
+
+/// fetch: an outgoing wasi:http request to the `/healthz` of the server that called us (the
+/// request's authority, from its `Host`), answered with that response's status and body.
+fn fetch_healthz(host: String) -> Reply {
+    use wasi::http::outgoing_handler;
+    use wasi::http::types::{OutgoingRequest, Scheme};
+    let outgoing = OutgoingRequest::new(Fields::new());
+    let set = outgoing
+        .set_scheme(Some(&Scheme::Http))
+        .and(outgoing.set_authority(Some(&host)))
+        .and(outgoing.set_path_with_query(Some("/healthz")));
+    if set.is_err() {
+        panic!("cannot build a request to {host}");
+    }
+    let future = match outgoing_handler::handle(outgoing, None) {
+        Ok(future) => future,
+        Err(e) => panic!("the outgoing request to {host} failed: {e:?}"),
+    };
+    future.subscribe().block();
+    let response = match future.get() {
+        Some(Ok(Ok(response))) => response,
+        other => panic!("no response from {host}: {other:?}"),
+    };
+    let status = response.status();
+    let mut body = Vec::new();
+    if let Ok(incoming) = response.consume() {
+        if let Ok(stream) = incoming.stream() {
+            while let Ok(chunk) = stream.blocking_read(64 * 1024) {
+                body.extend_from_slice(&chunk);
+            }
+        }
+    }
+    Reply::ok(format!(
+        "fetched http://{host}/healthz: {status} {}",
+        String::from_utf8_lossy(&body)
+    ))
 }
 
 fn context() -> Vec<(&'static str, String)> {
