@@ -32,7 +32,7 @@ use std::pin::Pin;
 
 pub use error::{ErrorKind, InvokeError, LoadError};
 pub use invocation::{EventMeta, Invocation};
-pub use response::Response;
+pub use response::{BuiltResponse, Response};
 pub use spec::{FunctionSpec, Isolation, parse_quantity};
 
 /// The future returned by [`Function::invoke`].

@@ -5,6 +5,9 @@
 
 use std::marker::PhantomData;
 
+/// What a function built through the callbacks (the loader API's shared type).
+pub use fnhost_loader_api::BuiltResponse as Built;
+
 /// `FNHOST_ABI_VERSION`.
 pub const ABI_VERSION: u32 = 1;
 
@@ -56,19 +59,6 @@ pub struct RawRequest<'a> {
     pub(crate) timeout_seconds: f64,
 }
 
-/// What a function built through the callbacks.
-#[derive(Debug, Default)]
-pub struct Built {
-    /// Status, if set.
-    pub status: Option<u16>,
-    /// Headers, in order.
-    pub headers: Vec<(Vec<u8>, Vec<u8>)>,
-    /// Body.
-    pub body: Vec<u8>,
-    /// The failure description, if set.
-    pub error: Option<String>,
-}
-
 /// `fnhost_host`: the callback table.
 #[repr(C)]
 pub struct HostApi {
@@ -115,7 +105,7 @@ fn with_built(response: *mut Built, f: impl FnOnce(&mut Built)) {
 }
 
 extern "C" fn set_status(response: *mut Built, status: u16) {
-    with_built(response, |b| b.status = Some(status));
+    with_built(response, |b| b.status = Some(u32::from(status)));
 }
 
 extern "C" fn add_header(

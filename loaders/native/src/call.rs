@@ -1,11 +1,9 @@
 //! One call: the request and context as the ABI's `fnhost_request`, and the built answer as a
 //! [`Response`].
 
-use bytes::Bytes;
 use fnhost_loader_api::{Invocation, InvokeError, Response};
-use http::{HeaderName, HeaderValue, StatusCode};
 
-use crate::abi::{self, Built, HandlerFn, RawHeader, RawRequest, RawStr};
+use crate::abi::{self, HandlerFn, RawHeader, RawRequest, RawStr};
 
 /// The context every call of a function shares.
 #[derive(Debug, Clone)]
@@ -58,37 +56,13 @@ pub fn run(
         timeout_seconds: context.timeout_seconds,
     };
     let (code, built) = abi::call(handler, &request);
-    if code != 0 {
-        let detail = built
-            .error
-            .unwrap_or_else(|| "no message (host->set_error was not called)".to_owned());
-        return Err(InvokeError::FunctionFailed(format!(
-            "{} returned {code}: {detail}",
-            context.function_name
-        )));
-    }
-    response(built)
+    built.finish(
+        &context.function_name,
+        code,
+        "no message (host->set_error was not called)",
+    )
 }
 
 fn text(value: &Option<String>) -> &[u8] {
     value.as_deref().unwrap_or("").as_bytes()
-}
-
-fn response(built: Built) -> Result<Response, InvokeError> {
-    let status = StatusCode::from_u16(built.status.unwrap_or(200))
-        .map_err(|_| InvokeError::BadReturn(format!("invalid status code {:?}", built.status)))?;
-    let mut response = Response::ok(Bytes::from(built.body));
-    response.status = status;
-    for (name, value) in built.headers {
-        let name = HeaderName::from_bytes(&name).map_err(|_| {
-            InvokeError::BadReturn(format!(
-                "invalid header name {:?}",
-                String::from_utf8_lossy(&name)
-            ))
-        })?;
-        let value = HeaderValue::from_bytes(&value)
-            .map_err(|_| InvokeError::BadReturn(format!("invalid value for header {name}")))?;
-        response.headers.append(name, value);
-    }
-    Ok(response)
 }

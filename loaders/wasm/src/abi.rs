@@ -6,9 +6,8 @@
 //! preview 1 is linked too (stdout, stderr, clocks, random; no files, no network).
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use fnhost_loader_api::{Invocation, InvokeError, Response};
+use fnhost_loader_api::{BuiltResponse, Invocation, InvokeError, Response};
 use wasmtime::{Caller, Engine, Extern, ExternType, InstancePre, Linker, Module, ValType};
 use wasmtime_wasi::WasiCtxBuilder;
 use wasmtime_wasi::p1::WasiP1Ctx;
@@ -40,10 +39,7 @@ pub struct AbiState {
 struct Call {
     invocation: Invocation,
     context: Arc<Context>,
-    status: u32,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    error: Option<String>,
+    built: BuiltResponse,
 }
 
 fn event(value: &Option<String>) -> &[u8] {
@@ -158,10 +154,7 @@ impl AbiGuest {
         let call = Call {
             invocation,
             context: self.context.clone(),
-            status: 200,
-            headers: Vec::new(),
-            body: Vec::new(),
-            error: None,
+            built: BuiltResponse::default(),
         };
         engine::store(
             self.pre.module().engine(),
@@ -186,7 +179,6 @@ impl AbiGuest {
 
     /// Runs one call; the caller bounds it by the deadline.
     pub async fn call(&self, invocation: Invocation) -> Result<Response, InvokeError> {
-        let started = Instant::now();
         let mut store = self.store(invocation);
         let code = async {
             let instance = self.instantiate(&mut store).await?;
@@ -195,19 +187,11 @@ impl AbiGuest {
         }
         .await
         .map_err(|e| crate::guest_error(&e))?;
-        let call = store.into_data().call;
-        if code != 0 {
-            let detail = call
-                .error
-                .unwrap_or_else(|| "no message (fnhost.set_error)".to_owned());
-            return Err(InvokeError::FunctionFailed(format!(
-                "{} returned {code} after {:.1} ms: {detail}",
-                self.context.function_name,
-                started.elapsed().as_secs_f64() * 1e3
-            )));
-        }
-        let status = u16::try_from(call.status).unwrap_or(0);
-        Response::from_parts(status, call.headers, call.body)
+        store.into_data().call.built.finish(
+            &self.context.function_name,
+            code,
+            "no message (fnhost.set_error)",
+        )
     }
 }
 
@@ -310,10 +294,6 @@ fn copy_in(
     Ok(data[range].to_vec())
 }
 
-fn text(bytes: Vec<u8>) -> String {
-    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
-}
-
 /// The `fnhost` import module.
 fn add_fnhost_imports(linker: &mut Linker<AbiState>) -> wasmtime::Result<()> {
     linker.func_wrap(
@@ -348,16 +328,16 @@ fn add_fnhost_imports(linker: &mut Linker<AbiState>) -> wasmtime::Result<()> {
         "fnhost",
         "set_status",
         |mut c: Caller<'_, AbiState>, status: u32| {
-            c.data_mut().call.status = status;
+            c.data_mut().call.built.status = Some(status);
         },
     )?;
     linker.func_wrap(
         "fnhost",
         "add_header",
         |mut c: Caller<'_, AbiState>, name: u32, name_len: u32, value: u32, value_len: u32| {
-            let name = text(copy_in(&mut c, "add_header", name, name_len)?);
-            let value = text(copy_in(&mut c, "add_header", value, value_len)?);
-            c.data_mut().call.headers.push((name, value));
+            let name = copy_in(&mut c, "add_header", name, name_len)?;
+            let value = copy_in(&mut c, "add_header", value, value_len)?;
+            c.data_mut().call.built.headers.push((name, value));
             Ok(())
         },
     )?;
@@ -368,7 +348,7 @@ fn add_fnhost_imports(linker: &mut Linker<AbiState>) -> wasmtime::Result<()> {
             let memory = memory(&mut c, "write_body")?;
             let (data, state) = memory.data_and_store_mut(&mut c);
             let range = guest_range(data, ptr, len, "write_body")?;
-            state.call.body.extend_from_slice(&data[range]);
+            state.call.built.body.extend_from_slice(&data[range]);
             Ok(())
         },
     )?;
@@ -376,8 +356,8 @@ fn add_fnhost_imports(linker: &mut Linker<AbiState>) -> wasmtime::Result<()> {
         "fnhost",
         "set_error",
         |mut c: Caller<'_, AbiState>, ptr: u32, len: u32| {
-            let message = text(copy_in(&mut c, "set_error", ptr, len)?);
-            c.data_mut().call.error = Some(message);
+            let message = copy_in(&mut c, "set_error", ptr, len)?;
+            c.data_mut().call.built.error = Some(String::from_utf8_lossy(&message).into_owned());
             Ok(())
         },
     )?;
