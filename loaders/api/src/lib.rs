@@ -29,6 +29,7 @@ pub mod spec;
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use error::{ErrorKind, InvokeError, LoadError};
 pub use invocation::{EventMeta, Invocation};
@@ -78,6 +79,26 @@ pub struct EngineStats {
     /// Calls that ran past their deadline and could not be stopped (their thread or worker
     /// was given up).
     pub abandoned: usize,
+}
+
+/// Counts one in a load counter (a call waiting, a call running, a live isolate) for as long
+/// as it lives: also when the future or thread holding it is dropped or unwinds, so a gauge
+/// of [`EngineStats`] never leaks a count.
+#[derive(Debug)]
+pub struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    /// Adds one to `counter` until the guard is dropped.
+    pub fn new(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::Relaxed);
+        Counted(counter)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// A kind of engine (Python, JavaScript, Wasm, native, worker process).

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Receiver;
-use fnhost_loader_api::{InvokeError, LoadError, Response};
+use fnhost_loader_api::{Counted, InvokeError, LoadError, Response};
 use serde::Deserialize;
 
 use crate::engine::{Deadline, Engine, EngineError};
@@ -67,30 +67,13 @@ pub fn boot<E: Engine>(setup: &Setup) -> Result<(E, Arc<Deadline>), LoadError> {
     Ok((engine, deadline))
 }
 
-/// Counts an isolate as live while it exists (also when its thread ends by a panic).
-pub struct Live<'a>(&'a AtomicUsize);
-
-impl<'a> Live<'a> {
-    /// Counts one more live isolate until dropped.
-    pub fn new(live: &'a AtomicUsize) -> Self {
-        live.fetch_add(1, Ordering::Relaxed);
-        Live(live)
-    }
-}
-
-impl Drop for Live<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// The isolate thread: serves jobs until the queue closes; replaces its engine after a
 /// timeout or an engine failure (retrying with backoff while a new one cannot load).
 pub fn serve<E: Engine>(
     setup: &Setup,
     jobs: &Receiver<Job>,
     mut loaded: (E, Arc<Deadline>),
-    _live: Live<'_>,
+    _live: Counted<'_>,
 ) {
     while let Ok(job) = jobs.recv() {
         if job.reply.is_closed() && Instant::now() >= job.deadline {

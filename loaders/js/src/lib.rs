@@ -28,7 +28,8 @@ use std::sync::atomic::Ordering;
 
 use crossbeam_channel::Sender;
 use fnhost_loader_api::{
-    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError, Loader,
+    Counted, EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError,
+    Loader,
 };
 use serde_json::json;
 
@@ -88,7 +89,8 @@ fn start<E: Engine + 'static>(spec: &FunctionSpec) -> Result<Box<dyn Function>, 
             .name(format!("fnhost-js-{n}"))
             .spawn(move || {
                 let loaded = isolate::boot::<E>(&setup);
-                let live = loaded.is_ok().then(|| isolate::Live::new(&setup.live));
+                // Counted as live while the isolate exists (also when its thread ends by a panic).
+                let live = loaded.is_ok().then(|| Counted::new(&setup.live));
                 let loaded = match (loaded, first) {
                     (Ok(loaded), Some(first)) => {
                         let _ = first.send(Ok(()));

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use fnhost_loader_api::Counted;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
@@ -45,23 +46,6 @@ pub struct Lease {
     pub worker: Arc<Worker>,
 }
 
-/// Counts a call waiting for a slot, until it stops waiting for any reason (also when its
-/// future is dropped because the client went away).
-struct Waiting<'a>(&'a AtomicUsize);
-
-impl<'a> Waiting<'a> {
-    fn new(queued: &'a AtomicUsize) -> Self {
-        queued.fetch_add(1, Ordering::Relaxed);
-        Waiting(queued)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
 /// The first retry delay of a worker that failed to start; doubles up to [`MAX_BACKOFF`].
 pub const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 /// The longest delay between start attempts.
@@ -92,7 +76,9 @@ impl Pool {
 
     /// A free slot, waiting until `deadline`; `None` if none became free in time.
     pub async fn acquire(&self, deadline: Instant) -> Option<Lease> {
-        let waiting = Waiting::new(&self.queued);
+        // Counted until it stops waiting for any reason (also when its future is dropped
+        // because the client went away).
+        let waiting = Counted::new(&self.queued);
         let lease = tokio::time::timeout_at(deadline.into(), self.acquire_valid())
             .await
             .ok()

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fnhost_loader_api::{
-    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Response,
+    Counted, EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Response,
 };
 use tokio::sync::Semaphore;
 
@@ -35,22 +35,6 @@ impl Guest {
 struct Load {
     queued: AtomicUsize,
     running: AtomicUsize,
-}
-
-/// Counts one call in a [`Load`] counter while it lives.
-struct Counted<'a>(&'a AtomicUsize);
-
-impl<'a> Counted<'a> {
-    fn new(counter: &'a AtomicUsize) -> Self {
-        counter.fetch_add(1, Ordering::Relaxed);
-        Counted(counter)
-    }
-}
-
-impl Drop for Counted<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// A function served by wasmtime.

@@ -99,7 +99,7 @@ impl HttpGuest {
             .http()
             .new_response_outparam(sender)
             .map_err(|e| InvokeError::Unavailable(format!("cannot pass the request: {e:#}")))?;
-        let pre = self.pre.clone();
+        let pre = &self.pre;
         let guest = async move {
             let proxy = pre.instantiate_async(&mut store).await?;
             proxy
