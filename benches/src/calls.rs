@@ -1,11 +1,34 @@
 //! Calling a loaded [`Function`] without HTTP, for the micro benchmarks (`python-calls`,
-//! `js-calls`): one call at a time, or many in flight.
+//! `js-calls`, `wasm-calls`): their command line, their runtime, and calls one at a time or
+//! many in flight.
 
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fnhost_loader_api::{EventMeta, Function, Invocation};
 use http::{HeaderMap, Method, Uri, Version};
+
+/// `[FUNCTIONS_DIR] [CALLS]`: the benchmark functions folder (default `benches/functions`)
+/// and the calls per path (default 200,000).
+pub fn args() -> Result<(PathBuf, usize), std::num::ParseIntError> {
+    let mut args = std::env::args().skip(1);
+    let dir = args.next().map_or_else(
+        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/functions")),
+        PathBuf::from,
+    );
+    let calls = args.next().map_or(Ok(200_000), |n| n.parse())?;
+    Ok((dir, calls))
+}
+
+/// The runtime the calls are made from: one tokio worker thread, as the proxy's workers see
+/// a loader.
+pub fn runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+}
 
 /// A `GET /` with no body and a distant deadline.
 pub fn invocation() -> Invocation {

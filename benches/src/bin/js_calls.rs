@@ -11,7 +11,6 @@
 //!
 //! `js-calls [FUNCTIONS_DIR] [CALLS]`. Prints Markdown tables.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use fnhost_benches::calls::{invoke_concurrent, invoke_sequential, print_table};
@@ -24,12 +23,7 @@ use fnhost_loader_js::{JsLoader, load_config};
 const CALL_JSON: &str = r#"{"method":"GET","path":"/","query":"","headers":[],"body":"","event":{"id":null,"type":null,"time":null,"namespace":null}}"#;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let dir = args.next().map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/functions")),
-        PathBuf::from,
-    );
-    let calls: usize = args.next().map_or(Ok(200_000), |n| n.parse())?;
+    let (dir, calls) = fnhost_benches::calls::args()?;
     let spec = FunctionSpec {
         runtime: "jsembedded".to_owned(),
         concurrency: 16,
@@ -69,10 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let raw = started.elapsed();
 
     let function = JsLoader.load(&spec)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let runtime = fnhost_benches::calls::runtime()?;
     let sequential = runtime.block_on(invoke_sequential(function.as_ref(), calls))?;
     let concurrent = runtime.block_on(invoke_concurrent(function.as_ref(), calls, 32))?;
     print_table(

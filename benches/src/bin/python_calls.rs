@@ -10,7 +10,6 @@
 //!
 //! `python-calls [FUNCTIONS_DIR] [CALLS]`. Prints one Markdown table.
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use fnhost_benches::calls::{invoke_concurrent, invoke_sequential, print_table};
@@ -20,22 +19,14 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let dir = args.next().map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/functions")),
-        PathBuf::from,
-    );
-    let calls: usize = args.next().map_or(Ok(200_000), |n| n.parse())?;
+    let (dir, calls) = fnhost_benches::calls::args()?;
     let spec = FunctionSpec {
         runtime: "python3.11".to_owned(),
         concurrency: 16,
         ..FunctionSpec::new("hello", "foo", dir)
     };
     let function = PythonLoader.load(&spec)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let runtime = fnhost_benches::calls::runtime()?;
 
     let raw = raw_pyo3(calls)?;
     let sequential = runtime.block_on(invoke_sequential(function.as_ref(), calls))?;

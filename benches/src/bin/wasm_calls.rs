@@ -12,7 +12,7 @@
 //!
 //! `wasm-calls [FUNCTIONS_DIR] [CALLS]`. Prints Markdown tables.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -30,16 +30,8 @@ const INSTANTIATIONS: usize = 2_000;
 const SLOTS: u32 = 16;
 
 fn main() -> Result<(), Error> {
-    let mut args = std::env::args().skip(1);
-    let dir = args.next().map_or_else(
-        || PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/functions")),
-        PathBuf::from,
-    );
-    let calls: usize = args.next().map_or(Ok(200_000), |n| n.parse())?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()?;
+    let (dir, calls) = fnhost_benches::calls::args()?;
+    let runtime = fnhost_benches::calls::runtime()?;
     runtime.block_on(async {
         let http = http_guest(&dir.join("wasm/hello.wasm"))?;
         let abi = abi_guest(&dir.join("wasm/helloabi.wasm"))?;
