@@ -73,27 +73,24 @@ impl Function for WasmFunction {
         let timeout = self.timeout;
         let deadline = tokio::time::Instant::from_std(invocation.deadline);
         let task = tokio::spawn(async move {
-            let queued = Counted::new(&load.queued);
-            let slot = match tokio::time::timeout_at(deadline, slots.acquire_owned()).await {
-                Ok(Ok(slot)) => slot,
-                Ok(Err(_)) => {
-                    return Err(InvokeError::Unavailable(
-                        "the function is closed".to_owned(),
-                    ));
-                }
-                Err(_) => return Err(InvokeError::Timeout(timeout)),
+            // One deadline for the whole call, waiting for a slot included. The epoch deadline
+            // stops a guest running wasm code; this one also ends a guest waiting in a host
+            // call (a WASI sleep), and dropping the call gives its slot back.
+            let call = async {
+                let queued = Counted::new(&load.queued);
+                let slot = slots
+                    .acquire_owned()
+                    .await
+                    .map_err(|_| InvokeError::Unavailable("the function is closed".to_owned()))?;
+                drop(queued);
+                let _running = Counted::new(&load.running);
+                let outcome = guest.call(invocation).await;
+                drop(slot);
+                outcome
             };
-            drop(queued);
-            let _running = Counted::new(&load.running);
-            // The epoch deadline stops a guest running wasm code; this one also ends a guest
-            // waiting in a host call (a WASI sleep) at the deadline.
-            let outcome = tokio::time::timeout_at(deadline, guest.call(invocation))
-                .await
-                .unwrap_or(Err(InvokeError::Timeout(timeout)));
-            drop(slot);
-            match outcome {
-                Err(InvokeError::Timeout(_)) => Err(InvokeError::Timeout(timeout)),
-                other => other,
+            match tokio::time::timeout_at(deadline, call).await {
+                Ok(Err(InvokeError::Timeout(_))) | Err(_) => Err(InvokeError::Timeout(timeout)),
+                Ok(outcome) => outcome,
             }
         });
         Box::pin(async move {
