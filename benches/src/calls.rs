@@ -39,6 +39,7 @@ pub fn invocation() -> Invocation {
         headers: HeaderMap::new(),
         body: Bytes::new(),
         event: EventMeta::default(),
+        data: fnhost_loader_api::DataKind::Empty,
         remote_addr: None,
         deadline: Instant::now() + Duration::from_secs(180),
     }

@@ -48,6 +48,9 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&settings.log_filter);
+    for warning in &settings.warnings {
+        tracing::warn!("{warning}");
+    }
     match fnhost_proxy::run(&settings, shutdown_signal) {
         Ok(Drained::Clean) => {
             tracing::info!("all in-flight requests finished; bye");

@@ -2,7 +2,7 @@
 //!
 //! | failure | status | body |
 //! |---|---|---|
-//! | invalid input ([`InvokeError::BadRequest`]) | 400 | `Bad Request: <what is wrong>` |
+//! | invalid input ([`InvokeError::BadRequest`], a body declared JSON that is not) | 400 | `Bad Request: <what is wrong>` |
 //! | body over `FUNC_MEMFILE_MAX` | 413 | `Payload Too Large: …` |
 //! | the call timed out | 408 | `Timeout while processing the function` (upstream's text) |
 //! | the function raised | 500 | `Internal Server Error` (traceback in the log only) |
@@ -25,6 +25,9 @@ pub enum RequestError {
     /// The body could not be read.
     #[error("cannot read the request body: {0}")]
     BodyRead(String),
+    /// The body says it is JSON and is not.
+    #[error(transparent)]
+    InvalidJson(#[from] fnhost_loader_api::InvalidJson),
 }
 
 /// The response for a failed call, logging what the client does not see.
@@ -66,7 +69,7 @@ pub fn request_error(err: &RequestError) -> Response {
             StatusCode::PAYLOAD_TOO_LARGE,
             format!("Payload Too Large: {err}\n"),
         ),
-        RequestError::BodyRead(_) => {
+        RequestError::BodyRead(_) | RequestError::InvalidJson(_) => {
             Response::text(StatusCode::BAD_REQUEST, format!("Bad Request: {err}\n"))
         }
     }

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fnhost_loader_api::{EventMeta, Function, Invocation, Response};
+use fnhost_loader_api::{EventMeta, Function, Invocation, Response, decode_data};
 use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
@@ -116,12 +116,10 @@ impl App {
     }
 
     fn metrics_page(&self) -> Response {
-        let mut response = Response::ok(self.metrics.render(self.function.stats()));
-        response.headers.insert(
+        Response::ok(self.metrics.render(self.function.stats())).with_header(
             header::CONTENT_TYPE,
             http::HeaderValue::from_static(metrics::CONTENT_TYPE),
-        );
-        response
+        )
     }
 
     async fn call(
@@ -136,8 +134,19 @@ impl App {
             Ok(body) => body,
             Err(err) => return respond::request_error(&err),
         };
+        // The event's data is decided here, once, for every runtime: a body declared JSON
+        // that is not is the client's mistake, and the function is never called.
+        let data = match decode_data(&parts.headers, &body) {
+            Ok(data) => data,
+            Err(err) => {
+                let kind = Some(fnhost_loader_api::ErrorKind::BadRequest);
+                self.metrics.record_call(method, Duration::ZERO, kind);
+                return respond::request_error(&RequestError::InvalidJson(err));
+            }
+        };
         let invocation = Invocation {
             event: EventMeta::from_headers(&parts.headers),
+            data,
             method: parts.method,
             uri: parts.uri,
             version: parts.version,

@@ -269,8 +269,10 @@ fn go_runtime(version: &str) -> Runtime {
 pub const RUBY_VERSIONS: [&str; 1] = ["3.1"];
 
 /// Ruby functions (a top-level `def handler(event, context)`): the install phase runs
-/// bundler with `GEM_HOME` in the function's volume, as upstream's did; `--prefer-local` uses
-/// gems the image already has (Debian's `ruby-*` packages) before asking rubygems.org.
+/// bundler with `GEM_HOME` in the function's volume, as upstream's did. It first tries
+/// `bundle install --local` (only gems the image already has, such as Debian's `ruby-*`
+/// packages: no network), then a normal `bundle install` from the Gemfile's source. Bundler
+/// 2.3 (Debian bookworm's) has no `--prefer-local`, so the two steps spell it out.
 fn ruby_runtime(version: &str) -> Runtime {
     let id = format!("ruby{version}");
     let image = image_for(&id);
@@ -288,7 +290,7 @@ fn ruby_runtime(version: &str) -> Runtime {
             image: image.clone(),
             command: format!(
                 "cd \"$KUBELESS_INSTALL_VOLUME\" && {{ [ \"$KUBELESS_DEPS_FILE\" -ef Gemfile ] || cp \"$KUBELESS_DEPS_FILE\" Gemfile; }} \
-                 && GEM_HOME=\"$KUBELESS_INSTALL_VOLUME/ruby/{version}.0\" BUNDLE_GEMFILE=\"$KUBELESS_INSTALL_VOLUME/Gemfile\" bundle install --prefer-local"
+                 && export GEM_HOME=\"$KUBELESS_INSTALL_VOLUME/ruby/{version}.0\" BUNDLE_GEMFILE=\"$KUBELESS_INSTALL_VOLUME/Gemfile\" && {{ bundle install --local || {{ echo 'fnhost: not every gem is installed locally; installing from the Gemfile source' >&2; bundle install; }}; }}"
             ),
             env: Vec::new(),
         }),

@@ -5,8 +5,8 @@
 //!
 //! # Layout
 //!
-//! - [`catalogue`]: the runtimes fnhost serves (`python3.9` … `python3.12`, later the other
-//!   languages) with their install/compile phases, dependency file and file suffix.
+//! - [`catalogue`]: the runtimes fnhost serves (Python, Node.js, Go, Ruby, Java, C#, JavaScript,
+//!   WebAssembly, native) with their install/compile phases, dependency file and file suffix.
 //! - [`runtime_images`]: reads and writes the upstream Kubeless `runtime-images` JSON shape,
 //!   so an existing `kubeless-config` ConfigMap keeps working.
 //! - [`env`]: the [`env::Env`] trait through which the process environment is read, so tests
@@ -14,6 +14,8 @@
 //! - [`settings`]: every key the proxy reads (Kubeless `FUNC_*`, `MOD_NAME`, fnhost's own
 //!   `FNHOST_*`), resolved with one precedence rule (flag, then environment, then default),
 //!   with all problems collected before failing.
+//! - [`unknown_keys`]: what an unknown `FNHOST_*` variable means (a typo, a Kubernetes
+//!   service link, or someone else's variable).
 //! - [`expand`]: Kubernetes-style `$(VAR)` expansion used for runtime-phase environment values.
 //! - [`images`]: the runtime images' Dockerfiles, generated from the catalogue.
 #![deny(missing_docs)]
@@ -24,6 +26,7 @@ pub mod expand;
 pub mod images;
 pub mod runtime_images;
 pub mod settings;
+pub mod unknown_keys;
 
 pub use catalogue::{Catalogue, Language, Phase, Runtime};
 pub use env::{Env, MapEnv, ProcessEnv};

@@ -3,7 +3,8 @@
 //! Precedence, applied by [`Settings::resolve`] and nowhere else: a command-line flag
 //! ([`Overrides`]) wins over the environment, which wins over the default. Every value is
 //! checked; all problems are collected and reported together ([`ConfigError`]); an unknown
-//! `FNHOST_*` variable is an error (it is almost always a typo).
+//! `FNHOST_*` variable is an error when it is a typo of a setting, and otherwise never stops
+//! fnhost from starting in an environment Kubernetes wrote ([`crate::unknown_keys`]).
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -12,6 +13,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::env::Env;
+use crate::unknown_keys::{self, Verdict};
 
 /// Every environment key fnhost reads: name, default (as text), meaning.
 pub const KEYS: &[(&str, &str, &str)] = &[
@@ -204,6 +206,8 @@ pub struct Settings {
     pub log_filter: String,
     /// Dependency cache of the local runner.
     pub cache_dir: PathBuf,
+    /// What the startup log should say about the environment (unknown `FNHOST_*` keys).
+    pub warnings: Vec<String>,
 }
 
 /// Every problem found in the configuration, reported together.
@@ -314,7 +318,7 @@ impl Settings {
             env,
             problems: Vec::new(),
         };
-        check_unknown_keys(&mut r);
+        let warnings = check_unknown_keys(&mut r);
         let function = parse_function(&mut r, mode, flags);
         let server = parse_server(&mut r, mode, flags);
         let concurrency = r.positive("FNHOST_THREADS", 16);
@@ -332,6 +336,7 @@ impl Settings {
                 workers,
                 log_filter,
                 cache_dir,
+                warnings,
             })
         } else {
             Err(ConfigError {
@@ -341,19 +346,30 @@ impl Settings {
     }
 }
 
-fn check_unknown_keys(r: &mut Reader<'_>) {
+/// Unknown `FNHOST_*` keys: a typo of a setting is a problem, a Kubernetes service link is
+/// ignored, anything else is a warning (see [`crate::unknown_keys`]).
+fn check_unknown_keys(r: &mut Reader<'_>) -> Vec<String> {
+    let known: Vec<&'static str> = KEYS.iter().map(|(name, _, _)| *name).collect();
     let mut unknown: Vec<String> = r
         .env
         .keys()
         .into_iter()
-        .filter(|k| k.starts_with("FNHOST_") && !KEYS.iter().any(|(name, _, _)| name == k))
+        .filter(|k| k.starts_with("FNHOST_") && !known.contains(&k.as_str()))
         .collect();
     unknown.sort();
-    for k in unknown {
-        r.problems.push(format!(
-            "unknown setting {k} (known FNHOST_* keys: see `fnhost --print-config`)"
-        ));
+    let mut warnings = Vec::new();
+    for key in unknown {
+        match unknown_keys::judge(&key, &known) {
+            Verdict::Ignore => {}
+            Verdict::Typo { meant } => r.problems.push(format!(
+                "unknown setting {key}: did you mean {meant}? (see `fnhost --print-config`)"
+            )),
+            Verdict::Warn => warnings.push(format!(
+                "{key} is not an fnhost setting and is ignored (known keys: `fnhost --print-config`)"
+            )),
+        }
     }
+    warnings
 }
 
 fn parse_function(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> FunctionSettings {
@@ -520,6 +536,22 @@ mod tests {
             assert!(text.contains(needle), "{needle} missing from: {text}");
         }
         assert_eq!(err.problems.len(), 5);
+    }
+
+    #[test]
+    fn a_pods_environment_never_stops_startup() {
+        let s = pod(&[
+            ("MOD_NAME", "m"),
+            ("FUNC_HANDLER", "f"),
+            ("FNHOST_SERVICE_HOST", "10.0.0.1"),
+            ("FNHOST_PORT_8080_TCP_ADDR", "10.0.0.1"),
+            ("FNHOST_RECONCILER_SERVICE_PORT", "8081"),
+            ("FNHOST_MY_OWN_FLAG", "1"),
+            ("KUBERNETES_SERVICE_HOST", "10.0.0.1"),
+        ])
+        .expect("a pod's environment is accepted");
+        assert_eq!(s.warnings.len(), 1, "{:?}", s.warnings);
+        assert!(s.warnings[0].contains("FNHOST_MY_OWN_FLAG"));
     }
 
     #[test]

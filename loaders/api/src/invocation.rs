@@ -22,6 +22,8 @@ pub struct Invocation {
     pub body: Bytes,
     /// `event-id`, `event-type`, `event-time`, `event-namespace` (or their CloudEvents twins).
     pub event: EventMeta,
+    /// What the body is as the event's `data` (decided once by the proxy, JSON checked).
+    pub data: crate::DataKind,
     /// The peer address, when known.
     pub remote_addr: Option<SocketAddr>,
     /// When the call must be answered; past it the loader answers [`crate::InvokeError::Timeout`].
@@ -75,8 +77,9 @@ fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
 }
 
 impl Invocation {
-    /// An HTTP/1.1 call with the event metadata read from `headers`, no peer address, and
-    /// the deadline `timeout` from now (for loaders' own tests and tools).
+    /// An HTTP/1.1 call with the event metadata and data kind read from `headers` and `body`
+    /// (a body declared JSON that is not counts as binary), no peer address, and the deadline
+    /// `timeout` from now (for loaders' own tests and tools).
     pub fn new(
         method: Method,
         uri: Uri,
@@ -84,11 +87,13 @@ impl Invocation {
         body: Bytes,
         timeout: std::time::Duration,
     ) -> Self {
+        let data = crate::decode_data(&headers, &body).unwrap_or(crate::DataKind::Binary);
         Invocation {
             method,
             uri,
             version: http::Version::HTTP_11,
             event: EventMeta::from_headers(&headers),
+            data,
             headers,
             body,
             remote_addr: None,

@@ -16,6 +16,8 @@
 //! # Layout
 //!
 //! - [`invocation`]: the request as a loader sees it ([`Invocation`], [`EventMeta`]).
+//! - [`event`]: the Kubeless event decided once for every runtime: [`DataKind`] (what the
+//!   body is as `event.data`, invalid JSON refused) and the function's [`Context`].
 //! - [`response`]: what a function produces ([`Response`]).
 //! - [`error`]: [`LoadError`], [`InvokeError`] and the closed [`ErrorKind`] used for HTTP
 //!   mapping and metric labels.
@@ -23,6 +25,7 @@
 #![deny(missing_docs)]
 
 pub mod error;
+pub mod event;
 pub mod invocation;
 pub mod response;
 pub mod spec;
@@ -32,9 +35,15 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use error::{ErrorKind, InvokeError, LoadError};
+pub use event::{Context, DataKind, InvalidJson, decode_data};
 pub use invocation::{EventMeta, Invocation};
 pub use response::{BuiltResponse, Response};
 pub use spec::{FunctionSpec, Isolation, parse_quantity};
+
+/// The Kubeless contract's JavaScript half (`js/kubeless.js`): Express's `req.is`, `event.data`
+/// for the decided [`DataKind`], the return-value mapping. Both JavaScript hosts (the Node.js
+/// worker and the embedded engine) run it before their own code, so neither has a copy.
+pub const KUBELESS_JS: &str = include_str!("../js/kubeless.js");
 
 /// The future returned by [`Function::invoke`].
 pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<Response, InvokeError>> + Send>>;

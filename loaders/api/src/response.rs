@@ -6,7 +6,11 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use crate::InvokeError;
 
 /// A function's answer: status, headers (a multimap, so several `Set-Cookie` survive) and body.
+///
+/// Built only through this crate's constructors ([`Response::new`] and the ones on top of it),
+/// which drop the framing headers a function must not set: the server frames the body itself.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Response {
     /// HTTP status.
     pub status: StatusCode,
@@ -16,14 +20,46 @@ pub struct Response {
     pub body: Bytes,
 }
 
+/// Headers that frame the message or the connection (RFC 9110 §7.6.1, RFC 9112 §6): the
+/// server sets them from the body it sends, so a function's are dropped.
+pub const FRAMING_HEADERS: [HeaderName; 8] = [
+    header::CONTENT_LENGTH,
+    header::TRANSFER_ENCODING,
+    header::CONNECTION,
+    header::TE,
+    header::TRAILER,
+    header::UPGRADE,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+];
+
 impl Response {
-    /// A 200 response with the given body and no headers.
-    pub fn ok(body: impl Into<Bytes>) -> Self {
+    /// The one checked constructor every loader's answer goes through: `headers` as the
+    /// function set them, minus [`FRAMING_HEADERS`].
+    pub fn new(status: StatusCode, mut headers: HeaderMap, body: impl Into<Bytes>) -> Self {
+        if !headers.is_empty() {
+            for name in &FRAMING_HEADERS {
+                headers.remove(name);
+            }
+        }
         Response {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
+            status,
+            headers,
             body: body.into(),
         }
+    }
+
+    /// A 200 response with the given body and no headers.
+    pub fn ok(body: impl Into<Bytes>) -> Self {
+        Response::new(StatusCode::OK, HeaderMap::new(), body)
+    }
+
+    /// The same response with one more header (the proxy's own routes).
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        if !FRAMING_HEADERS.contains(&name) {
+            self.headers.insert(name, value);
+        }
+        self
     }
 
     /// A response from parts a function produced outside Rust (a worker's RESULT, a script's
@@ -36,16 +72,15 @@ impl Response {
     ) -> Result<Self, InvokeError> {
         let status = StatusCode::from_u16(status)
             .map_err(|_| InvokeError::BadReturn(format!("invalid status code {status}")))?;
-        let mut response = Response::ok(body);
-        response.status = status;
+        let mut map = HeaderMap::new();
         for (name, value) in headers {
             let name = HeaderName::from_bytes(name.as_bytes())
                 .map_err(|_| InvokeError::BadReturn(format!("invalid header name {name:?}")))?;
             let value = HeaderValue::from_str(&value)
                 .map_err(|_| InvokeError::BadReturn(format!("invalid value for header {name}")))?;
-            response.headers.append(name, value);
+            map.append(name, value);
         }
-        Ok(response)
+        Ok(Response::new(status, map, body))
     }
 
     /// A response with a status and a `text/plain; charset=utf-8` body.
@@ -55,11 +90,7 @@ impl Response {
             header::CONTENT_TYPE,
             HeaderValue::from_static("text/plain; charset=utf-8"),
         );
-        Response {
-            status,
-            headers,
-            body: body.into(),
-        }
+        Response::new(status, headers, body)
     }
 }
 
@@ -107,8 +138,7 @@ impl BuiltResponse {
             .ok()
             .and_then(|s| StatusCode::from_u16(s).ok())
             .ok_or_else(|| InvokeError::BadReturn(format!("invalid status code {status}")))?;
-        let mut response = Response::ok(self.body);
-        response.status = status;
+        let mut headers = HeaderMap::new();
         for (name, value) in self.headers {
             let name = HeaderName::from_bytes(&name).map_err(|_| {
                 InvokeError::BadReturn(format!(
@@ -118,15 +148,39 @@ impl BuiltResponse {
             })?;
             let value = HeaderValue::from_bytes(&value)
                 .map_err(|_| InvokeError::BadReturn(format!("invalid value for header {name}")))?;
-            response.headers.append(name, value);
+            headers.append(name, value);
         }
-        Ok(response)
+        Ok(Response::new(status, headers, self.body))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn framing_headers_never_come_from_a_function() {
+        let pairs = [
+            ("Content-Length", "999"),
+            ("Transfer-Encoding", "chunked"),
+            ("Connection", "close"),
+            ("Keep-Alive", "timeout=5"),
+            ("Upgrade", "websocket"),
+            ("X-Kept", "yes"),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+        let response = Response::from_parts(200, pairs, "body").expect("valid");
+        assert_eq!(response.headers.len(), 1, "{:?}", response.headers);
+        assert_eq!(response.headers["x-kept"], "yes");
+        let built = BuiltResponse {
+            headers: vec![(b"content-length".to_vec(), b"1".to_vec())],
+            ..BuiltResponse::default()
+        };
+        assert!(built.into_response().expect("valid").headers.is_empty());
+        let own =
+            Response::ok("x").with_header(header::CONNECTION, HeaderValue::from_static("close"));
+        assert!(own.headers.is_empty());
+    }
 
     #[test]
     fn built_responses_are_checked() {

@@ -49,6 +49,16 @@ impl FunctionSpec {
 }
 
 impl FunctionSpec {
+    /// The function's Kubeless `context`, the one every runtime hands its function.
+    pub fn context(&self) -> crate::Context {
+        crate::Context {
+            function_name: self.handler.clone(),
+            timeout: self.timeout,
+            runtime: self.runtime.clone(),
+            memory_limit: self.memory_limit.clone(),
+        }
+    }
+
     /// `memory_limit` in bytes: `128Mi`, `1G`, `500000` (Kubernetes quantities); `None` for `0`,
     /// an empty value, or one that cannot be read.
     pub fn memory_limit_bytes(&self) -> Option<usize> {

@@ -8,6 +8,7 @@
 //   __fnhost_poll('', nowMs)    runs due timers; returns a state string
 // State strings: "R" + result JSON (done), "W" + milliseconds (waiting for a timer),
 // "I" (waiting on nothing: a promise that can never settle).
+// fnhost evaluates this file after loaders/api/js/kubeless.js (the `kubeless` helpers).
 'use strict';
 (function () {
   const host = globalThis.__fnhost_host;
@@ -271,7 +272,7 @@
       method: call.method, url, originalUrl: url, path: call.path, query, headers, body,
       get: (name) => headers[String(name).toLowerCase()],
       header: (name) => headers[String(name).toLowerCase()],
-      is: (type) => (headers['content-type'] || '').split(';')[0].trim() === type,
+      is: (...types) => kubeless.typeIs(headers['content-type'], types),
     };
   }
 
@@ -311,14 +312,6 @@
     return res;
   }
 
-  function reply(value, res) {
-    if (res.finished) return;
-    if (value === undefined) return res.end();
-    if (typeof value === 'string') return res.end(value);
-    if (typeof value === 'number' || typeof value === 'boolean') return res.end(JSON.stringify(value));
-    return res.json(value);
-  }
-
   function state() {
     if (current.result !== null) {
       const text = 'R' + JSON.stringify(current.result);
@@ -341,11 +334,8 @@
     const res = makeResponse(settle);
     try {
       const req = makeRequest(call, call.body);
-      let data = call.body;
-      if (data.length === 0) data = call.method === 'GET' || call.method === 'HEAD' ? {} : '';
-      else if (req.is('application/json')) data = JSON.parse(data);
       const event = {
-        data,
+        data: kubeless.eventData(call, call.body, (b) => b),
         'event-id': call.event.id || undefined,
         'event-type': call.event.type || undefined,
         'event-time': call.event.time || undefined,
@@ -353,8 +343,8 @@
         extensions: { request: req, response: res },
       };
       const value = handler(event, context);
-      if (value && typeof value.then === 'function') value.then((v) => reply(v, res)).catch(fail);
-      else reply(value, res);
+      if (value && typeof value.then === 'function') value.then((v) => kubeless.reply(v, res)).catch(fail);
+      else kubeless.reply(value, res);
     } catch (e) {
       fail(e);
     }

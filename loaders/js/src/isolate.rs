@@ -54,6 +54,9 @@ pub fn boot<E: Engine>(setup: &Setup) -> Result<(E, Arc<Deadline>), LoadError> {
         detail: e.to_string(),
     };
     let mut engine = E::new(setup.memory_limit, deadline.clone()).map_err(fail)?;
+    engine
+        .eval("fnhost:kubeless.js", fnhost_loader_api::KUBELESS_JS)
+        .map_err(fail)?;
     engine.eval("fnhost:runtime.js", RUNTIME_JS).map_err(fail)?;
     let started = Instant::now();
     engine

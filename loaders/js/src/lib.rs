@@ -136,17 +136,14 @@ fn start<E: Engine + 'static>(spec: &FunctionSpec) -> Result<Box<dyn Function>, 
 
 /// What `__fnhost_load` reads: where the function is, and its context.
 pub fn load_config(spec: &FunctionSpec) -> String {
+    let context: serde_json::Value =
+        serde_json::from_str(&spec.context().to_json()).unwrap_or_default();
     json!({
         "dir": std::path::absolute(&spec.dir).unwrap_or_else(|_| spec.dir.clone()).display().to_string(),
         "module": spec.module,
         "handler": spec.handler,
         "searchPath": spec.search_path.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "context": {
-            "function-name": spec.handler,
-            "timeout": spec.timeout.as_secs_f64(),
-            "runtime": spec.runtime,
-            "memory-limit": spec.memory_limit,
-        },
+        "context": context,
     })
     .to_string()
 }
@@ -216,6 +213,7 @@ fn call_json(invocation: &Invocation) -> String {
         "query": invocation.uri.query().unwrap_or(""),
         "headers": headers,
         "body": String::from_utf8_lossy(&invocation.body),
+        "data": invocation.data.as_str(),
         "event": {
             "id": event.id, "type": event.event_type, "time": event.time, "namespace": event.namespace,
         },

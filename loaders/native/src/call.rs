@@ -1,22 +1,9 @@
 //! One call: the request and context as the ABI's `fnhost_request`, and the built answer as a
 //! [`Response`].
 
-use fnhost_loader_api::{Invocation, InvokeError, Response};
+use fnhost_loader_api::{Context, Invocation, InvokeError, Response};
 
 use crate::abi::{self, HandlerFn, RawHeader, RawRequest, RawStr};
-
-/// The context every call of a function shares.
-#[derive(Debug, Clone)]
-pub struct Context {
-    /// `module.handler`.
-    pub function_name: String,
-    /// Runtime id.
-    pub runtime: String,
-    /// Memory limit.
-    pub memory_limit: String,
-    /// Timeout in seconds.
-    pub timeout_seconds: f64,
-}
 
 /// Calls `handler` for `invocation`.
 pub fn run(
@@ -53,7 +40,7 @@ pub fn run(
         function_name: RawStr::new(context.function_name.as_bytes()),
         runtime: RawStr::new(context.runtime.as_bytes()),
         memory_limit: RawStr::new(context.memory_limit.as_bytes()),
-        timeout_seconds: context.timeout_seconds,
+        timeout_seconds: context.timeout_seconds(),
     };
     let (code, built) = abi::call(handler, &request);
     built.finish(

@@ -28,7 +28,6 @@ use fnhost_loader_api::{
 use fnhost_loader_process::WorkerCommand;
 use tokio::sync::oneshot;
 
-use crate::call::Context;
 use crate::pool::{Job, JobState, Pool};
 
 /// Loads native functions.
@@ -45,12 +44,7 @@ impl Loader for NativeLoader {
             return load_isolated(spec, worker_program, spec.workers);
         }
         let loaded = library::open(spec)?;
-        let context = Context {
-            function_name: format!("{}.{}", spec.module, spec.handler),
-            runtime: spec.runtime.clone(),
-            memory_limit: spec.memory_limit.clone(),
-            timeout_seconds: spec.timeout.as_secs_f64(),
-        };
+        let context = spec.context();
         let threads = spec.concurrency.max(1);
         let pool = Pool::start(&loaded, context, threads).map_err(|e| LoadError::Engine {
             engine: "native",

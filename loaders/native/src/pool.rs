@@ -14,7 +14,8 @@ use fnhost_loader_api::{Invocation, InvokeError, Response};
 use tokio::sync::oneshot;
 
 use crate::abi::HandlerFn;
-use crate::call::{self, Context};
+use crate::call;
+use fnhost_loader_api::Context;
 
 /// Where a call is; moved only by compare-and-swap, so the caller giving up and the thread
 /// finishing agree on who does what.

@@ -13,7 +13,7 @@ use fnhost_loader_process::protocol::{
 };
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
-use crate::call::{self, Context};
+use crate::call;
 use crate::library;
 
 /// Serves calls until the host closes the socket. `Err` describes why the worker cannot run.
@@ -21,12 +21,7 @@ pub fn serve(spec: &FunctionSpec, socket: &std::path::Path) -> Result<(), String
     let loaded = library::open(spec).map_err(|e| e.to_string())?;
     let mut stream = UnixStream::connect(socket)
         .map_err(|e| format!("cannot connect to {}: {e}", socket.display()))?;
-    let context = Context {
-        function_name: format!("{}.{}", spec.module, spec.handler),
-        runtime: spec.runtime.clone(),
-        memory_limit: spec.memory_limit.clone(),
-        timeout_seconds: spec.timeout.as_secs_f64(),
-    };
+    let context = spec.context();
     let ready = ReadyHeader {
         protocol: VERSION,
         concurrency: 1,

@@ -100,7 +100,7 @@ fn the_request_and_context_reach_the_function() {
     assert_eq!(header("x-path"), "/a/b");
     assert_eq!(header("x-query"), "x=1");
     assert_eq!(header("x-event-id"), "ev-1");
-    assert_eq!(header("x-function"), "libbehaviours.echo");
+    assert_eq!(header("x-function"), "echo", "function-name is the handler");
     assert_eq!(header("content-type"), "application/json");
 }
 

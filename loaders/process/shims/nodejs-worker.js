@@ -1,15 +1,16 @@
 // fnhost's Node.js worker: loads a Kubeless Node.js function unchanged and serves calls from
 // fnhost over the worker protocol (docs/worker-protocol.md). Started by fnhost as
 //   node nodejs-worker.js
-// with FNHOST_WORKER_SOCKET, FNHOST_FUNCTION_DIR, MOD_NAME, FUNC_HANDLER, FUNC_TIMEOUT,
-// FUNC_RUNTIME and FUNC_MEMORY_LIMIT in the environment. No dependencies.
+// with FNHOST_WORKER_SOCKET, FNHOST_FUNCTION_DIR, MOD_NAME, FUNC_HANDLER and FNHOST_CONTEXT
+// (the function's context as JSON) in the environment. No dependencies. fnhost writes this
+// file after loaders/api/js/kubeless.js (the `kubeless` helpers).
 'use strict';
 
 const net = require('net');
 const path = require('path');
-const { Writable } = require('stream');
+const { Readable, Writable } = require('stream');
 
-const PROTOCOL = 1;
+const PROTOCOL = 2;
 const KIND = { READY: 1, CALL: 2, RESULT: 3 };
 const CONCURRENCY = Number(process.env.FNHOST_WORKER_CONCURRENCY || 16);
 
@@ -38,7 +39,8 @@ function frame(kind, id, header, body) {
   return out;
 }
 
-// An Express-like request: what Kubeless functions use of `extensions.request`.
+// An Express-like request: what Kubeless functions use of `extensions.request`, and a readable
+// stream of the body, so body-parsing middleware (multer, body-parser) works on it.
 function makeRequest(call, body) {
   const headers = {};
   for (const [name, value] of call.headers) {
@@ -46,12 +48,17 @@ function makeRequest(call, body) {
   }
   const query = Object.fromEntries(new URLSearchParams(call.query));
   const url = call.query ? `${call.path}?${call.query}` : call.path;
-  return {
+  const req = new Readable({ read() {} });
+  if (body.length) req.push(body);
+  req.push(null);
+  Object.assign(req, {
     method: call.method, url, originalUrl: url, path: call.path, query, headers, body,
+    httpVersion: '1.1', httpVersionMajor: 1, httpVersionMinor: 1,
     get: (name) => headers[String(name).toLowerCase()],
     header: (name) => headers[String(name).toLowerCase()],
-    is: (type) => (headers['content-type'] || '').split(';')[0].trim() === type,
-  };
+    is: (...types) => kubeless.typeIs(headers['content-type'], types),
+  });
+  return req;
 }
 
 // An Express-like response that a function may write to (status, headers, send, json, pipe).
@@ -101,27 +108,8 @@ class Response extends Writable {
   }
 }
 
-function eventData(call, body, req) {
-  if (body.length === 0) return call.method === 'GET' || call.method === 'HEAD' ? {} : body;
-  if (req.is('application/json')) return JSON.parse(body.toString('utf8'));
-  return body.toString('utf8');
-}
-
-function reply(value, res) {
-  if (res.finished) return;
-  if (value === undefined) return res.end();
-  if (typeof value === 'string') return res.end(value);
-  if (typeof value === 'number' || typeof value === 'boolean') return res.end(JSON.stringify(value));
-  return res.json(value);
-}
-
 function serve(socket, handler) {
-  const context = {
-    'function-name': process.env.FUNC_HANDLER,
-    timeout: Number(process.env.FUNC_TIMEOUT || '180'),
-    runtime: process.env.FUNC_RUNTIME,
-    'memory-limit': process.env.FUNC_MEMORY_LIMIT,
-  };
+  const context = JSON.parse(process.env.FNHOST_CONTEXT);
   // Results written in the same tick leave in one write: cork on the first, uncork after.
   let corked = false;
   const send = (kind, id, header, body) => {
@@ -142,14 +130,14 @@ function serve(socket, handler) {
     try {
       const req = makeRequest(header, body);
       const event = {
-        data: eventData(header, body, req),
+        data: kubeless.eventData(header, body, (b) => b.toString('utf8')),
         'event-id': header.event.id || undefined,
         'event-type': header.event.type || undefined,
         'event-time': header.event.time || undefined,
         'event-namespace': header.event.namespace || undefined,
         extensions: { request: req, response: res },
       };
-      Promise.resolve(handler(event, context)).then((value) => reply(value, res), fail);
+      Promise.resolve(handler(event, context)).then((value) => kubeless.reply(value, res), fail);
     } catch (err) {
       fail(err);
     }

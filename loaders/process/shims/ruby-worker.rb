@@ -2,8 +2,8 @@
 # `def handler(event, context)`) and serves calls from fnhost over the worker protocol
 # (docs/worker-protocol.md). Started by fnhost as
 #   ruby ruby-worker.rb
-# with FNHOST_WORKER_SOCKET, FNHOST_FUNCTION_DIR, MOD_NAME, FUNC_HANDLER, FUNC_TIMEOUT,
-# FUNC_RUNTIME and FUNC_MEMORY_LIMIT in the environment. Standard library only.
+# with FNHOST_WORKER_SOCKET, FNHOST_FUNCTION_DIR, MOD_NAME, FUNC_HANDLER and FNHOST_CONTEXT
+# (the function's context as JSON) in the environment. Standard library only.
 require 'json'
 require 'socket'
 require 'stringio'
@@ -13,7 +13,7 @@ $stdout.sync = true
 $stderr.sync = true
 
 module FnhostWorker
-  PROTOCOL = 1
+  PROTOCOL = 2
   READY = 1
   CALL = 2
   RESULT = 3
@@ -111,26 +111,30 @@ module FnhostWorker
     exit 1
   end
 
+  # fnhost's one context, with the timeout as text like Kubeless's FUNC_TIMEOUT ("180").
   def self.context
+    given = JSON.parse(ENV.fetch('FNHOST_CONTEXT'))
+    timeout = given['timeout']
     {
-      'function-name': ENV['FUNC_HANDLER'],
-      timeout: ENV.fetch('FUNC_TIMEOUT', '180'),
-      runtime: ENV['FUNC_RUNTIME'],
-      'memory-limit': ENV['FUNC_MEMORY_LIMIT']
+      'function-name': given['function-name'],
+      timeout: timeout == timeout.to_i ? timeout.to_i.to_s : timeout.to_s,
+      runtime: given['runtime'],
+      'memory-limit': given['memory-limit']
     }
   end
 
-  def self.event_data(request, body)
+  # fnhost decided what the body is (empty, json, text or binary) and checked the JSON.
+  def self.event_data(call, body)
     return '' if body.empty?
 
     text = body.dup.force_encoding(Encoding::UTF_8)
-    request.media_type == 'application/json' ? JSON.parse(text) : text
+    call['data'] == 'json' ? JSON.parse(text) : text
   end
 
   def self.event(call, body, response)
     request = Request.new(call, body)
     {
-      data: event_data(request, body),
+      data: event_data(call, body),
       'event-id': call['event']['id'],
       'event-type': call['event']['type'],
       'event-time': call['event']['time'],

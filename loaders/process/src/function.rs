@@ -11,13 +11,12 @@ use fnhost_loader_api::{
 };
 
 use crate::pool::{Lease, Pool};
-use crate::protocol::{CallHeader, ContextHeader, EventHeader, Frame, ResultHeader};
+use crate::protocol::{CallHeader, EventHeader, Frame, ResultHeader};
 use crate::worker::WorkerCommand;
 
 /// A function served by worker processes.
 pub struct ProcessFunction {
     pool: Arc<Pool>,
-    context: Arc<ContextHeader>,
     timeout: Duration,
     description: String,
 }
@@ -39,12 +38,6 @@ impl ProcessFunction {
         let description = format!("{} worker process(es)", pool.size());
         Ok(ProcessFunction {
             pool,
-            context: Arc::new(ContextHeader {
-                function_name: format!("{}.{}", spec.module, spec.handler),
-                timeout: spec.timeout.as_secs_f64(),
-                runtime: spec.runtime.clone(),
-                memory_limit: spec.memory_limit.clone(),
-            }),
             timeout: spec.timeout,
             description,
         })
@@ -69,8 +62,8 @@ pub fn start_blocking(
 
 impl Function for ProcessFunction {
     fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        let (pool, context, timeout) = (self.pool.clone(), self.context.clone(), self.timeout);
-        Box::pin(async move { call(&pool, &context, timeout, invocation).await })
+        let (pool, timeout) = (self.pool.clone(), self.timeout);
+        Box::pin(async move { call(&pool, timeout, invocation).await })
     }
 
     fn describe(&self) -> String {
@@ -92,7 +85,6 @@ impl Function for ProcessFunction {
 
 async fn call(
     pool: &Arc<Pool>,
-    context: &ContextHeader,
     timeout: Duration,
     invocation: Invocation,
 ) -> Result<Response, InvokeError> {
@@ -104,7 +96,7 @@ async fn call(
             InvokeError::Unavailable("no worker process is available".to_owned())
         });
     };
-    let header = call_header(&invocation, context, deadline);
+    let header = call_header(&invocation, deadline);
     let body = invocation.body;
     let pool = pool.clone();
     // The exchange runs in its own task. When the client goes away hyper drops this future;
@@ -146,8 +138,8 @@ fn finish(
     }
 }
 
-/// The CALL header, borrowing every string from the request and the shared context.
-fn call_header(invocation: &Invocation, context: &ContextHeader, deadline: Instant) -> Vec<u8> {
+/// The CALL header, borrowing every string from the request.
+fn call_header(invocation: &Invocation, deadline: Instant) -> Vec<u8> {
     let headers = invocation
         .headers
         .iter()
@@ -170,7 +162,7 @@ fn call_header(invocation: &Invocation, context: &ContextHeader, deadline: Insta
             time: borrowed(&meta.time),
             namespace: borrowed(&meta.namespace),
         },
-        context: Cow::Borrowed(context),
+        data: Cow::Borrowed(invocation.data.as_str()),
         timeout_ms: u64::try_from(
             deadline
                 .saturating_duration_since(Instant::now())

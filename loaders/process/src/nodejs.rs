@@ -10,8 +10,13 @@ use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 use crate::shim;
 use crate::worker::WorkerCommand;
 
-/// The worker shim's source.
+/// The worker shim's own source; [`shim_source`] is what runs.
 pub const SHIM: &str = include_str!("../shims/nodejs-worker.js");
+
+/// The script a Node.js worker runs: the contract's JavaScript half, then the shim.
+pub fn shim_source() -> String {
+    format!("{}\n{SHIM}", fnhost_loader_api::KUBELESS_JS)
+}
 
 /// Loads Node.js functions into worker processes.
 #[derive(Debug, Default, Clone, Copy)]
@@ -24,7 +29,7 @@ impl Loader for NodeLoader {
 
     fn load(&self, spec: &FunctionSpec) -> Result<Box<dyn Function>, LoadError> {
         shim::require_module_file(spec, ".js")?;
-        let script = shim::write("nodejs", "nodejs-worker.js", SHIM)?;
+        let script = shim::write("nodejs", "nodejs-worker.js", &shim_source())?;
         let mut node_path: Vec<String> = spec
             .search_path
             .iter()

@@ -1,4 +1,4 @@
-//! fnhost's worker protocol, version 1 (`docs/worker-protocol.md` is the spec).
+//! fnhost's worker protocol, version 2 (`docs/worker-protocol.md` is the spec).
 //!
 //! Frames on one byte stream (a Unix socket the worker finds as file descriptor 3), never the
 //! worker's stdout or stderr, which go to the container log unchanged:
@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 /// The protocol version a worker announces in READY.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 /// Largest frame either side accepts (the proxy's body limit plus headroom is checked first).
 pub const MAX_FRAME: usize = 1 << 30;
 
@@ -156,8 +156,10 @@ pub struct CallHeader<'a> {
     pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Kubeless event metadata.
     pub event: EventHeader<'a>,
-    /// Kubeless context.
-    pub context: Cow<'a, ContextHeader>,
+    /// What the body is as the event's `data` (`empty`, `json`, `text`, `binary`), decided by
+    /// fnhost, JSON already checked. The context is not sent: the worker has it from
+    /// `FNHOST_CONTEXT`.
+    pub data: Cow<'a, str>,
     /// Milliseconds the call may still take.
     pub timeout_ms: u64,
 }
@@ -174,19 +176,6 @@ pub struct EventHeader<'a> {
     pub time: Option<Cow<'a, str>>,
     /// `event-namespace`.
     pub namespace: Option<Cow<'a, str>>,
-}
-
-/// The Kubeless context.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct ContextHeader {
-    /// `module.handler`.
-    pub function_name: String,
-    /// Seconds.
-    pub timeout: f64,
-    /// Runtime id.
-    pub runtime: String,
-    /// Memory limit.
-    pub memory_limit: String,
 }
 
 /// The RESULT header.

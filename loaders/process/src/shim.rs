@@ -19,9 +19,13 @@ pub fn require_module_file(spec: &FunctionSpec, suffix: &str) -> Result<PathBuf,
     })
 }
 
-/// The Kubeless variables a shim reads to find and describe the function, and how many
-/// calls it should take at once (`FNHOST_THREADS`, as `FNHOST_WORKER_CONCURRENCY`).
+/// What a shim reads to find and describe the function: where it is (`FNHOST_FUNCTION_DIR`,
+/// `MOD_NAME`, `FUNC_HANDLER`), the function's one context as JSON (`FNHOST_CONTEXT`, which
+/// the shims hand to the function instead of reading `FUNC_*` themselves), the Kubeless
+/// variables a function itself may read, and how many calls to take at once
+/// (`FNHOST_THREADS`, as `FNHOST_WORKER_CONCURRENCY`).
 pub fn function_env(spec: &FunctionSpec) -> Vec<(String, String)> {
+    let context = spec.context();
     vec![
         (
             "FNHOST_FUNCTION_DIR".to_owned(),
@@ -29,7 +33,8 @@ pub fn function_env(spec: &FunctionSpec) -> Vec<(String, String)> {
         ),
         ("MOD_NAME".to_owned(), spec.module.clone()),
         ("FUNC_HANDLER".to_owned(), spec.handler.clone()),
-        ("FUNC_TIMEOUT".to_owned(), seconds(spec.timeout)),
+        ("FNHOST_CONTEXT".to_owned(), context.to_json()),
+        ("FUNC_TIMEOUT".to_owned(), context.timeout_text()),
         ("FUNC_RUNTIME".to_owned(), spec.runtime.clone()),
         ("FUNC_MEMORY_LIMIT".to_owned(), spec.memory_limit.clone()),
         (
@@ -37,15 +42,6 @@ pub fn function_env(spec: &FunctionSpec) -> Vec<(String, String)> {
             spec.concurrency.to_string(),
         ),
     ]
-}
-
-/// `180` for whole seconds (as Kubeless passes it), `0.5` otherwise.
-fn seconds(timeout: std::time::Duration) -> String {
-    if timeout.subsec_nanos() == 0 {
-        timeout.as_secs().to_string()
-    } else {
-        timeout.as_secs_f64().to_string()
-    }
 }
 
 /// Writes a shim's source once per content (the file name carries a hash of it) into a folder

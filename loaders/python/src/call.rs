@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use fnhost_loader_api::{Invocation, InvokeError};
+use fnhost_loader_api::{Context, DataKind, Invocation, InvokeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use pyo3::{IntoPyObjectExt, intern};
@@ -29,19 +29,17 @@ pub(crate) enum Outcome<'py> {
     Pending(Bound<'py, PyAny>),
 }
 
-/// Builds the `context` dict (`function-name`, `timeout` as a float, `runtime`, `memory-limit`).
+/// The `context` dict (`function-name`, `timeout` as a float, `runtime`, `memory-limit`) of
+/// the function's one [`Context`].
 pub(crate) fn build_context<'py>(
     py: Python<'py>,
-    function_name: &str,
-    timeout: Duration,
-    runtime: &str,
-    memory_limit: &str,
+    context: &Context,
 ) -> PyResult<Bound<'py, PyDict>> {
     let ctx = PyDict::new(py);
-    ctx.set_item("function-name", function_name)?;
-    ctx.set_item("timeout", timeout.as_secs_f64())?;
-    ctx.set_item("runtime", runtime)?;
-    ctx.set_item("memory-limit", memory_limit)?;
+    ctx.set_item("function-name", &context.function_name)?;
+    ctx.set_item("timeout", context.timeout_seconds())?;
+    ctx.set_item("runtime", &context.runtime)?;
+    ctx.set_item("memory-limit", &context.memory_limit)?;
     Ok(ctx)
 }
 
@@ -111,26 +109,23 @@ fn build_event<'py>(
     build().map_err(internal)
 }
 
-/// The raw body as `bytes`, or the parsed JSON for `application/json` (`None` when empty).
+/// `data` as upstream Python has it, for the kind the proxy decided: the parsed JSON, `None`
+/// for an empty body declared JSON, and otherwise the raw body as `bytes`.
 fn event_data<'py>(
     py: Python<'py>,
     boot: &Bootstrap,
     inv: &Invocation,
     body: &Bound<'py, PyBytes>,
 ) -> Result<Bound<'py, PyAny>, InvokeError> {
-    if !inv.is_json() {
-        return Ok(body.clone().into_any());
-    }
-    if inv.body.is_empty() {
-        return Ok(py.None().into_bound(py));
-    }
-    boot.json_loads.bind(py).call1((body,)).map_err(|err| {
-        if err.is_instance_of::<pyo3::exceptions::PyValueError>(py) {
+    match inv.data {
+        DataKind::Json => boot.json_loads.bind(py).call1((body,)).map_err(|err| {
+            // The proxy checked the JSON; what Python still refuses is its own limit
+            // (recursion), reported as the client's input.
             InvokeError::BadRequest(format!("the body is not valid JSON: {}", err.value(py)))
-        } else {
-            InvokeError::Unavailable(describe_err(py, &err))
-        }
-    })
+        }),
+        DataKind::Empty if inv.is_json() => Ok(py.None().into_bound(py)),
+        DataKind::Empty | DataKind::Text | DataKind::Binary => Ok(body.clone().into_any()),
+    }
 }
 
 fn build_request<'py>(

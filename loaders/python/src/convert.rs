@@ -51,11 +51,7 @@ pub(crate) fn to_response(
     let (body, content_type) = body_of(py, boot, value)?;
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    Ok(Response {
-        status: StatusCode::OK,
-        headers,
-        body,
-    })
+    Ok(Response::new(StatusCode::OK, headers, body))
 }
 
 /// Maps a raised exception to a reply.
@@ -115,14 +111,10 @@ fn response_from_object(
     } else if !headers.contains_key(header::CONTENT_TYPE) && !body.is_empty() {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(default_type));
     }
-    Ok(Response {
-        status,
-        headers,
-        body,
-    })
+    Ok(Response::new(status, headers, body))
 }
 
-/// The `headerlist` as a multimap. Framing headers are dropped: the server sets them.
+/// The `headerlist` as a multimap (the framing headers are dropped by [`Response::new`]).
 fn header_list(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Result<HeaderMap, InvokeError> {
     let bad = |what: String| InvokeError::BadReturn(what);
     let list: Vec<(String, String)> = obj
@@ -133,12 +125,6 @@ fn header_list(py: Python<'_>, obj: &Bound<'_, PyAny>) -> Result<HeaderMap, Invo
     for (name, value) in list {
         let name = HeaderName::try_from(name.as_str())
             .map_err(|_| bad(format!("invalid header name {name:?}")))?;
-        if matches!(
-            name,
-            header::CONTENT_LENGTH | header::TRANSFER_ENCODING | header::CONNECTION
-        ) {
-            continue;
-        }
         let value = HeaderValue::try_from(value.as_str())
             .map_err(|_| bad(format!("invalid value for header {name}")))?;
         headers.append(name, value);

@@ -201,6 +201,10 @@ struct AsyncDone {
 
 #[pymethods]
 impl AsyncDone {
+    #[allow(
+        clippy::needless_pass_by_value,
+        reason = "pyo3 hands a Python call's arguments over by value"
+    )]
     fn __call__(&self, py: Python<'_>, future: Bound<'_, PyAny>) {
         let loaded = &self.shared.loaded;
         let cancelled = future

@@ -109,8 +109,6 @@ pub(crate) fn current_thread_ident() -> u64 {
 pub(crate) struct Handler {
     /// The callable.
     pub(crate) callable: Py<PyAny>,
-    /// Its `__name__`, for the context's `function-name`.
-    pub(crate) name: String,
     /// `true` for `async def` handlers.
     pub(crate) is_coroutine_function: bool,
 }
@@ -146,10 +144,6 @@ pub(crate) fn import_handler(py: Python<'_>, spec: &FunctionSpec) -> Result<Hand
             spec.handler
         )));
     }
-    let name = callable
-        .getattr("__name__")
-        .and_then(|n| n.extract::<String>())
-        .unwrap_or_else(|_| spec.handler.clone());
     let is_coroutine_function = py
         .import("inspect")
         .and_then(|m| m.call_method1("iscoroutinefunction", (&callable,)))
@@ -157,7 +151,6 @@ pub(crate) fn import_handler(py: Python<'_>, spec: &FunctionSpec) -> Result<Hand
         .unwrap_or(false);
     Ok(Handler {
         callable: callable.unbind(),
-        name,
         is_coroutine_function,
     })
 }

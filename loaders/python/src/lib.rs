@@ -53,14 +53,8 @@ impl Loader for PythonLoader {
         let boot = interpreter::start()?;
         let (loaded, timeout_type, description) = Python::attach(|py| -> Result<_, LoadError> {
             let handler = interpreter::import_handler(py, spec)?;
-            let context = call::build_context(
-                py,
-                &handler.name,
-                spec.timeout,
-                &spec.runtime,
-                &spec.memory_limit,
-            )
-            .map_err(|e| engine_error(py, &e))?;
+            let context =
+                call::build_context(py, &spec.context()).map_err(|e| engine_error(py, &e))?;
             let timeout_type = py
                 .import("fnhost")
                 .and_then(|m| m.getattr("FunctionTimeout"))

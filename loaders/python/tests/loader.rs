@@ -106,24 +106,30 @@ fn json_bodies_arrive_parsed_and_context_is_complete() {
 }
 
 #[test]
-fn invalid_json_is_a_bad_request_before_the_call() {
+fn data_follows_the_kind_the_proxy_decided() {
     let f = load(
-        "api_badjson",
-        "def h(event, context):\n    raise AssertionError('must not be called')\n",
+        "api_datakind",
+        "def h(event, context):\n    return {'type': type(event['data']).__name__}\n",
         "h",
         Duration::from_secs(5),
     )
     .expect("loads");
-    let invocation = call(
-        Method::POST,
-        "{nope",
-        Some("application/json"),
-        Duration::from_secs(5),
-    );
-    let err = runtime()
-        .block_on(f.invoke(invocation))
-        .expect_err("rejected");
-    assert!(matches!(err, InvokeError::BadRequest(_)), "{err:?}");
+    let kind_of = |body: &'static str, content_type: Option<&'static str>| {
+        let response = runtime()
+            .block_on(f.invoke(call(
+                Method::POST,
+                body,
+                content_type,
+                Duration::from_secs(5),
+            )))
+            .expect("call succeeds");
+        let json: serde_json::Value = serde_json::from_slice(&response.body).expect("JSON body");
+        json["type"].as_str().unwrap_or_default().to_owned()
+    };
+    assert_eq!(kind_of("[1]", Some("application/json")), "list");
+    assert_eq!(kind_of("", Some("application/json")), "NoneType");
+    assert_eq!(kind_of("[1]", Some("text/plain")), "bytes");
+    assert_eq!(kind_of("", None), "bytes");
 }
 
 #[test]

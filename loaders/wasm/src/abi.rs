@@ -17,10 +17,10 @@ use crate::engine;
 /// The version of the ABI this loader speaks.
 pub const ABI_VERSION: i32 = 1;
 
-/// The Kubeless context every call sees.
+/// The Kubeless context every call sees (the function's one context, as text).
 #[derive(Debug)]
 pub struct Context {
-    /// `module.handler`.
+    /// `function-name`: the handler's name.
     pub function_name: String,
     /// `FUNC_RUNTIME`.
     pub runtime: String,

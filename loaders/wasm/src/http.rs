@@ -139,11 +139,7 @@ async fn collect(response: GuestResponse) -> Result<Response, InvokeError> {
     let body = body.collect().await.map_err(|code| {
         InvokeError::FunctionFailed(format!("the component's response body failed: {code:?}"))
     })?;
-    Ok(Response {
-        status: parts.status,
-        headers: parts.headers,
-        body: body.to_bytes(),
-    })
+    Ok(Response::new(parts.status, parts.headers, body.to_bytes()))
 }
 
 /// The request as hyper's type, with a `Host` (wasi:http needs an authority; fnhost's

@@ -163,25 +163,22 @@ fn guest_env(spec: &FunctionSpec) -> Arc<[(String, String)]> {
         ("FUNC_HANDLER", spec.handler.clone()),
         ("FUNC_RUNTIME", spec.runtime.clone()),
         ("FUNC_MEMORY_LIMIT", spec.memory_limit.clone()),
-        ("FUNC_TIMEOUT", format_seconds(spec.timeout)),
+        ("FUNC_TIMEOUT", spec.context().timeout_text()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
     .collect()
 }
 
+/// The ABI's view of the function's one context (text fields, as the ABI hands them over).
 fn context(spec: &FunctionSpec) -> Arc<Context> {
+    let context = spec.context();
     Arc::new(Context {
-        function_name: format!("{}.{}", spec.module, spec.handler),
-        runtime: spec.runtime.clone(),
-        memory_limit: spec.memory_limit.clone(),
-        timeout: format_seconds(spec.timeout),
+        timeout: context.timeout_text(),
+        function_name: context.function_name,
+        runtime: context.runtime,
+        memory_limit: context.memory_limit,
     })
-}
-
-/// Seconds as the shortest decimal text: `180`, `0.5`.
-fn format_seconds(timeout: std::time::Duration) -> String {
-    format!("{}", timeout.as_secs_f64())
 }
 
 /// The load-time check call: an empty GET.

@@ -76,7 +76,7 @@ async fn a_c_module_reads_the_request_and_answers() {
         .unwrap();
     match failing.invoke(request()).await {
         Err(InvokeError::FunctionFailed(detail)) => {
-            assert!(detail.contains("hello.fail returned 7"), "{detail}");
+            assert!(detail.contains("fail returned 7"), "{detail}");
             assert!(detail.contains("C handler failed on purpose"), "{detail}");
         }
         other => panic!("expected a failure, got {other:?}"),

@@ -43,19 +43,28 @@ namespace Fnhost
                 return 1;
             }
             function = method.IsStatic ? null : Activator.CreateInstance(type);
-            context = new Context(module, handler, Env("FUNC_PORT", "8080"), Env("FUNC_TIMEOUT", "180"),
-                Env("FUNC_RUNTIME", null), Env("FUNC_MEMORY_LIMIT", null));
+            context = FunctionContext(module);
             int threads = int.Parse(Env("FNHOST_WORKER_CONCURRENCY", "16"));
             ThreadPool.SetMinThreads(threads, threads);
             socket = new Socket(AddressFamily.Unix, SocketType.Stream, ProtocolType.IP);
             socket.Connect(new Mono.Unix.UnixEndPoint(Environment.GetEnvironmentVariable("FNHOST_WORKER_SOCKET")));
             var description = $"mono {Environment.Version} pid {System.Diagnostics.Process.GetCurrentProcess().Id}";
-            Send(Ready, 0, "{\"protocol\":1,\"concurrency\":" + threads + ",\"description\":" + Json.Write(description) + "}", new byte[0]);
+            Send(Ready, 0, "{\"protocol\":2,\"concurrency\":" + threads + ",\"description\":" + Json.Write(description) + "}", new byte[0]);
             Serve(new NetworkStream(socket));
             return 0;
         }
 
         static string Env(string name, string fallback) => Environment.GetEnvironmentVariable(name) ?? fallback;
+
+        /// fnhost's one context (FNHOST_CONTEXT), with the timeout as text like FUNC_TIMEOUT ("180").
+        static Context FunctionContext(string module)
+        {
+            var given = (Dictionary<string, object>)Json.Parse(Env("FNHOST_CONTEXT", "{}"));
+            var seconds = Convert.ToDouble(given["timeout"], System.Globalization.CultureInfo.InvariantCulture);
+            var timeout = seconds.ToString("R", System.Globalization.CultureInfo.InvariantCulture);
+            return new Context(module, (string)given["function-name"], Env("FUNC_PORT", "8080"), timeout,
+                (string)given["runtime"], (string)given["memory-limit"]);
+        }
 
         static void Serve(Stream stream)
         {
@@ -96,7 +105,7 @@ namespace Fnhost
                 var headers = ((List<object>)call["headers"]).Cast<List<object>>()
                     .Select(p => new KeyValuePair<string, string>((string)p[0], (string)p[1])).ToList();
                 var request = new Request((string)call["method"], (string)call["path"], (string)call["query"], headers, body);
-                var data = EventData(request, body);
+                var data = EventData((string)call["data"], body);
                 var e = new Event(data, (string)ev["id"], (string)ev["type"], (string)ev["time"], (string)ev["namespace"],
                     new Extensions(request, response));
                 var value = method.Invoke(function, new object[] { e, context });
@@ -132,12 +141,12 @@ namespace Fnhost
             }
         }
 
-        /// JSON when the content type says so and there is a body, else the body as text ("" when empty).
-        static object EventData(Request request, byte[] body)
+        /// The parsed JSON when fnhost decided the body is JSON (it checked it), else the body as
+        /// text ("" when empty).
+        static object EventData(string kind, byte[] body)
         {
             var text = Encoding.UTF8.GetString(body);
-            var contentType = request.Header("content-type") ?? "";
-            return contentType.Contains("application/json") && body.Length > 0 ? Json.Parse(text) : text;
+            return kind == "json" ? Json.Parse(text) : text;
         }
 
         /// Sends the call's RESULT; a result that cannot be encoded is the call's error.

@@ -58,8 +58,7 @@ public final class FnhostWorker {
             System.exit(1);
             return;
         }
-        Context context = new Context(handler, System.getenv().getOrDefault("FUNC_TIMEOUT", "180"),
-                System.getenv("FUNC_RUNTIME"), System.getenv("FUNC_MEMORY_LIMIT"));
+        Context context = functionContext();
         int threads = Integer.parseInt(System.getenv().getOrDefault("FNHOST_WORKER_CONCURRENCY", "16"));
         SocketChannel channel = SocketChannel.open(UnixDomainSocketAddress.of(System.getenv("FNHOST_WORKER_SOCKET")));
         new FnhostWorker(channel, function, method, context).serve(threads);
@@ -72,7 +71,7 @@ public final class FnhostWorker {
             return t;
         });
         String description = "java " + System.getProperty("java.version") + " pid " + ProcessHandle.current().pid();
-        send(READY, 0, "{\"protocol\":1,\"concurrency\":" + threads + ",\"description\":" + FnhostJson.quote(description) + "}",
+        send(READY, 0, "{\"protocol\":2,\"concurrency\":" + threads + ",\"description\":" + FnhostJson.quote(description) + "}",
                 new byte[0]);
         while (true) {
             ByteBuffer frame;
@@ -92,6 +91,16 @@ public final class FnhostWorker {
                 pool.execute(() -> call(id, new String(header, StandardCharsets.UTF_8), body));
             }
         }
+    }
+
+    /** fnhost's one context (FNHOST_CONTEXT), with the timeout as text like FUNC_TIMEOUT ("180"). */
+    @SuppressWarnings("unchecked")
+    private static Context functionContext() {
+        Map<String, Object> given = (Map<String, Object>) FnhostJson.parse(System.getenv("FNHOST_CONTEXT"));
+        double seconds = ((Number) given.get("timeout")).doubleValue();
+        String timeout = seconds == Math.rint(seconds) ? Long.toString((long) seconds) : Double.toString(seconds);
+        return new Context((String) given.get("function-name"), timeout, (String) given.get("runtime"),
+                (String) given.get("memory-limit"));
     }
 
     @SuppressWarnings("unchecked")

@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Runs the README's test command (scripts/test.sh) on a brand-new machine: a clean Debian
+# bookworm container built by mmdebstrap from this machine's own apt sources, holding only
+# what a new machine of this project's kind comes with (the Rust toolchain by rustup, Go,
+# Node.js with npm, pyenv's CPython 3.11), plus the machine's extra CA certificates so that
+# the HTTPS registries work inside it. Nothing the project installed is in it: no cargo
+# registry, no build cache, no apt package beyond the base system.
+#
+#   scripts/fresh-machine-check.sh            test HEAD of this clone (committed work only)
+#   FRESH_REBUILD=1 scripts/fresh-machine-check.sh   rebuild the base image first
+#   FRESH_IMAGE_ONLY=1 scripts/fresh-machine-check.sh build the base image, run nothing
+#
+# Not part of .ci/run (a cold run builds everything from nothing: about an hour on 2 cores).
+# The log goes to ~/.cache/fnhost/fresh-machine/<UTC time>.log; the last lines say the result
+# and how long it took.
+set -euo pipefail
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+IMAGE=fnhost-fresh-machine:bookworm
+STATE="$HOME/.cache/fnhost/fresh-machine"
+mkdir -p "$STATE"
+
+log() { echo "fresh-machine: $*" >&2; }
+
+need=()
+for pkg in docker.io mmdebstrap; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+if ((${#need[@]})); then
+    log "installing ${need[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+# dockerd by hand: this machine has no systemd.
+if ! docker info >/dev/null 2>&1; then
+    log "starting dockerd (log: $STATE/dockerd.log)"
+    nohup dockerd >"$STATE/dockerd.log" 2>&1 &
+    for _ in $(seq 1 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
+    docker info >/dev/null 2>&1 || { log "dockerd did not start; see $STATE/dockerd.log"; exit 1; }
+fi
+
+# The toolchains a new machine of this kind has before any session starts.
+copy_toolchains() {
+    local root=$1
+    local rust_default
+    rust_default=$(sed -n 's/^default_toolchain = "\(.*\)"/\1/p' /root/.rustup/settings.toml)
+    mkdir -p "$root/root/.rustup/toolchains" "$root/root/.cargo" "$root/root/.pyenv/versions" "$root/usr/local"
+    cp -a /root/.rustup/settings.toml "$root/root/.rustup/"
+    cp -a "/root/.rustup/toolchains/$rust_default" "$root/root/.rustup/toolchains/"
+    # The wasm targets are the project's own install step (setup.sh): leave them out.
+    local tc="$root/root/.rustup/toolchains/$rust_default/lib/rustlib"
+    rm -rf "$tc"/wasm32-*
+    sed -i '/^rust-std-wasm32/d' "$tc/components"
+    cp -a /root/.cargo/bin "$root/root/.cargo/"
+    cp -a /usr/local/go "$root/usr/local/"
+    cp -a /usr/bin/node "$root/usr/bin/node"
+    cp -a /usr/lib/node_modules "$root/usr/lib/"
+    ln -sf ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/bin/npm"
+    ln -sf ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/bin/npx"
+    for d in bin libexec plugins shims version; do cp -a "/root/.pyenv/$d" "$root/root/.pyenv/"; done
+    cp -a /root/.pyenv/versions/3.11.7 "$root/root/.pyenv/versions/"
+    echo 3.11.7 >"$root/root/.pyenv/version"
+}
+
+build_image() {
+    local work
+    work=$(mktemp -d "${TMPDIR:-/tmp}/fnhost-fresh.XXXXXX")
+    log "building the base image with mmdebstrap (bookworm, from this machine's apt sources)"
+    local sources=()
+    for f in /etc/apt/sources.list.d/*.sources /etc/apt/sources.list; do
+        [ -s "$f" ] && grep -qv '^\s*#' "$f" && sources+=("$f")
+    done
+    mmdebstrap --quiet --variant=apt --include=ca-certificates,git,sudo,procps,xz-utils,unzip \
+        --customize-hook='mkdir -p "$1/usr/local/share/ca-certificates"' \
+        --customize-hook="copy-in /usr/local/share/ca-certificates /usr/local/share" \
+        --customize-hook='chroot "$1" update-ca-certificates >/dev/null' \
+        bookworm "$work/rootfs" "${sources[@]}"
+    copy_toolchains "$work/rootfs"
+    log "importing the image $IMAGE"
+    tar -C "$work/rootfs" -c . | docker import \
+        --change 'ENV PATH=/usr/local/go/bin:/root/go/bin:/root/.cargo/bin:/root/.pyenv/shims:/root/.pyenv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        --change 'ENV HOME=/root' \
+        --change 'ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt' \
+        --change 'ENV NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt' \
+        --change 'ENV PIP_CERT=/etc/ssl/certs/ca-certificates.crt' \
+        --change 'ENV CI=true' \
+        - "$IMAGE" >/dev/null
+    rm -rf "$work"
+}
+
+if [ "${FRESH_REBUILD:-0}" = 1 ] || ! docker image inspect "$IMAGE" >/dev/null 2>&1; then
+    build_image
+fi
+if [ "${FRESH_IMAGE_ONLY:-0}" = 1 ]; then log "image $IMAGE is ready"; exit 0; fi
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+logfile="$STATE/$stamp.log"
+commit=$(git -C "$REPO" rev-parse HEAD)
+log "testing commit $commit in a new container (log: $logfile)"
+started=$(date +%s)
+set +e
+# A fresh clone inside the container, exactly as CI makes one; the checkout is mounted read-only.
+docker run --rm --init --network bridge \
+    -v "$REPO/.git:/src.git:ro" \
+    "$IMAGE" bash -c "git clone --quiet /src.git /root/fnhost && cd /root/fnhost && git checkout --quiet $commit \
+        && bash .ci/run" >"$logfile" 2>&1
+status=$?
+set -e
+elapsed=$(($(date +%s) - started))
+tail -n 30 "$logfile"
+result=$([ "$status" = 0 ] && echo PASSED || echo "FAILED (exit $status)")
+summary="fresh-machine check of $commit: $result in $((elapsed / 60)) min $((elapsed % 60)) s ($stamp)"
+echo "$summary" | tee -a "$STATE/results.txt"
+exit "$status"
