@@ -35,6 +35,10 @@ pub struct Case {
     /// How fnhost is started.
     #[serde(default)]
     pub mode: StartMode,
+    /// Local mode only: the function file is renamed to this name (its suffix kept) before
+    /// `fnhost run FILE --handler MODULE.NAME`, which must still serve it as `MODULE`.
+    #[serde(default)]
+    pub local_file: Option<String>,
     /// Extra environment; `{kubeless}` is replaced by the function folder, an empty value
     /// removes the variable.
     #[serde(default)]

@@ -89,7 +89,13 @@ fn command(
             );
         }
         StartMode::Local => {
-            let file = function_file(fn_dir, module)?;
+            let mut file = function_file(fn_dir, module)?;
+            if let Some(stem) = &case.local_file {
+                let suffix = file.extension().and_then(|x| x.to_str()).unwrap_or("");
+                let renamed = fn_dir.join(format!("{stem}.{suffix}"));
+                std::fs::rename(&file, &renamed).map_err(|e| format!("renaming the file: {e}"))?;
+                file = renamed;
+            }
             args.extend([
                 "run".to_owned(),
                 file.display().to_string(),

@@ -6,8 +6,8 @@
 //! # Layout
 //!
 //! - [`cli`]: the command line (`fnhost`, `fnhost run FILE`, `fnhost catalogue`).
-//! - [`loading`]: runtime resolution and loader selection; [`deps`], [`compile`]: the local
-//!   runner's dependency install and compile phase.
+//! - [`loading`]: runtime resolution and loader selection; [`stage`], [`deps`], [`compile`]:
+//!   the local runner's function folder, dependency install and compile phase.
 //! - [`server`]: the accept loop, connection limits, graceful shutdown.
 //! - [`service`]: the request path (routes, body limit, invocation, metrics, access log).
 //! - [`respond`]: the one place that maps failures to HTTP statuses.
@@ -22,6 +22,7 @@ pub mod metrics;
 pub mod respond;
 pub mod server;
 pub mod service;
+pub mod stage;
 
 use std::future::Future;
 use std::io::Write as _;

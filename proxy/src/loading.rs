@@ -18,6 +18,9 @@ pub enum PrepareError {
     /// Installing dependencies failed.
     #[error(transparent)]
     Deps(#[from] DepsError),
+    /// The local runner could not lay out the function's folder.
+    #[error(transparent)]
+    Stage(#[from] crate::stage::StageError),
     /// Compiling the function failed.
     #[error(transparent)]
     Compile(#[from] crate::compile::CompileError),
@@ -42,22 +45,31 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
     let f = &settings.function;
     let runtime = resolve_runtime(&catalogue, f)?;
     let loader = loader_for(&runtime)?;
+    // The local runner lays the function out as a pod's prepare step would (the file under
+    // its module's name, a compiled runtime's --deps file beside it).
+    let function_dir = match settings.mode {
+        Mode::Local => crate::stage::function_dir(&runtime, f, &settings.cache_dir)?,
+        Mode::Pod => f.dir.clone(),
+    };
     let install_dir = match (&f.deps, settings.mode) {
-        (Some(deps_file), _) => Some(deps::install(
+        (Some(deps_file), _) if runtime.install.is_some() => Some(deps::install(
             &runtime,
             deps_file,
-            &f.dir,
+            &function_dir,
             &settings.cache_dir,
         )?),
-        (None, Mode::Pod) => Some(f.dir.clone()),
+        (_, Mode::Pod) => Some(f.dir.clone()),
+        (Some(_), Mode::Local) => None,
         (None, Mode::Local) => {
-            hint_unused_deps(&runtime, &f.dir);
+            hint_unused_deps(&runtime, &function_dir);
             None
         }
     };
     let dir = match settings.mode {
-        Mode::Local => crate::compile::compile(&runtime, &f.dir, &f.handler, &settings.cache_dir)?
-            .unwrap_or_else(|| f.dir.clone()),
+        Mode::Local => {
+            crate::compile::compile(&runtime, &function_dir, &f.handler, &settings.cache_dir)?
+                .unwrap_or(function_dir)
+        }
         Mode::Pod => f.dir.clone(),
     };
     let spec = FunctionSpec {
@@ -112,13 +124,22 @@ fn resolve_runtime(catalogue: &Catalogue, f: &FunctionSettings) -> Result<Runtim
             ))
         });
     }
-    let suffix = find_suffix(&f.dir, &f.module).ok_or_else(|| {
-        PrepareError::Runtime(format!(
-            "no FUNC_RUNTIME given and no file {}/{}.<suffix> to infer it from",
-            f.dir.display(),
-            f.module
-        ))
-    })?;
+    // The file named on the command line is the function, whatever else is beside it.
+    let named = f
+        .file
+        .as_ref()
+        .and_then(|file| file.extension())
+        .and_then(|x| x.to_str())
+        .map(|x| format!(".{x}"));
+    let suffix = named
+        .or_else(|| find_suffix(&f.dir, &f.module))
+        .ok_or_else(|| {
+            PrepareError::Runtime(format!(
+                "no FUNC_RUNTIME given and no file {}/{}.<suffix> to infer it from",
+                f.dir.display(),
+                f.module
+            ))
+        })?;
     catalogue.for_suffix(&suffix).cloned().ok_or_else(|| {
         PrepareError::Runtime(format!(
             "no runtime serves {suffix} files; set FUNC_RUNTIME"

@@ -164,6 +164,9 @@ pub struct FunctionSettings {
     pub memory_limit: String,
     /// Dependency file to install first (local runner only).
     pub deps: Option<PathBuf>,
+    /// The function file named on the command line (local runner only), absolute. Its name
+    /// need not be the module's: upstream's deploy accepts any file name too.
+    pub file: Option<PathBuf>,
 }
 
 /// The HTTP server.
@@ -377,6 +380,13 @@ fn parse_function(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> Function
         Mode::Pod => pod_function(r),
         Mode::Local => local_function(r, flags),
     };
+    let file = match mode {
+        Mode::Pod => None,
+        Mode::Local => flags
+            .file
+            .as_ref()
+            .map(|f| std::path::absolute(f).unwrap_or_else(|_| f.clone())),
+    };
     let runtime = flags.runtime.clone().or_else(|| r.text("FUNC_RUNTIME"));
     FunctionSettings {
         module,
@@ -388,6 +398,7 @@ fn parse_function(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> Function
             .text("FUNC_MEMORY_LIMIT")
             .unwrap_or_else(|| "0".to_owned()),
         deps: flags.deps.clone(),
+        file,
     }
 }
 
@@ -414,34 +425,37 @@ fn local_function(r: &mut Reader<'_>, flags: &Overrides) -> (String, String, Pat
             .push("no function file given (fnhost run FILE --handler NAME)".to_owned());
         return Default::default();
     };
-    let module = file
+    let stem = file
         .file_stem()
         .and_then(|s| s.to_str())
         .unwrap_or_default()
         .to_owned();
     let dir = absolute_parent(file);
-    let handler = match flags.handler.as_deref() {
+    let (module, handler) = match flags.handler.as_deref() {
         None => {
             r.problems.push(format!(
-                "--handler is required, e.g. --handler {module}.handler"
+                "--handler is required, e.g. --handler {stem}.handler"
             ));
-            String::new()
+            (stem, String::new())
         }
-        Some(h) => split_handler(r, &module, h),
+        Some(h) => split_handler(r, stem, h),
     };
     (module, handler, dir)
 }
 
-/// Accepts `foo` or `<module>.foo`; anything else is reported.
-fn split_handler(r: &mut Reader<'_>, module: &str, handler: &str) -> String {
+/// `NAME` (the module is the file's name) or `MODULE.NAME` (any file name: the function is
+/// served as `MODULE`, as Kubeless's controller names the file after the handler's module).
+fn split_handler(r: &mut Reader<'_>, stem: String, handler: &str) -> (String, String) {
     match handler.split_once('.') {
-        None if !handler.is_empty() => handler.to_owned(),
-        Some((m, f)) if m == module && !f.is_empty() && !f.contains('.') => f.to_owned(),
+        None if !handler.is_empty() => (stem, handler.to_owned()),
+        Some((m, f)) if !m.is_empty() && !f.is_empty() && !f.contains('.') => {
+            (m.to_owned(), f.to_owned())
+        }
         _ => {
             r.problems.push(format!(
-                "--handler {handler:?} does not match the file: expected `{module}.NAME` or `NAME`"
+                "--handler {handler:?} is not `MODULE.NAME` or `NAME` (exactly one dot, e.g. {stem}.handler)"
             ));
-            String::new()
+            (stem, String::new())
         }
     }
 }
@@ -594,14 +608,27 @@ mod tests {
     }
 
     #[test]
-    fn local_handler_must_match_the_file() {
-        let flags = Overrides {
-            file: Some(PathBuf::from("hello.py")),
-            handler: Some("other.foo".into()),
-            ..Overrides::default()
+    fn a_local_handler_names_the_module_whatever_the_file_is_called() {
+        let run = |handler: &str| {
+            let flags = Overrides {
+                file: Some(PathBuf::from("/fn/HelloGet.java")),
+                handler: Some(handler.into()),
+                ..Overrides::default()
+            };
+            Settings::resolve(Mode::Local, &MapEnv::default(), &flags)
         };
-        let err = Settings::resolve(Mode::Local, &MapEnv::default(), &flags).expect_err("mismatch");
-        assert!(err.to_string().contains("hello.NAME"), "{err}");
+        let s = run("Foo.foo").expect("any file name");
+        assert_eq!(
+            (s.function.module.as_str(), s.function.handler.as_str()),
+            ("Foo", "foo")
+        );
+        assert_eq!(s.function.file, Some(PathBuf::from("/fn/HelloGet.java")));
+        let s = run("foo").expect("the file's own name");
+        assert_eq!(s.function.module, "HelloGet");
+        for bad in ["a.b.c", ".foo", "Foo."] {
+            let err = run(bad).expect_err(bad);
+            assert!(err.to_string().contains("exactly one dot"), "{err}");
+        }
     }
 
     #[test]

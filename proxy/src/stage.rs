@@ -1,0 +1,132 @@
+//! The local runner's function folder, as a pod's prepare step lays it out: the file named on
+//! the command line under its module's name (`fnhost run ./HelloGet.java --handler Foo.foo`
+//! serves `Foo.java`, as Kubeless's controller names the file after the handler's module), and
+//! a `--deps` file of a compiled runtime under the runtime's dependency file name (`go.mod`,
+//! `pom.xml`), where its compile phase looks for it.
+//!
+//! When neither is needed the function's own folder is used as it is. Otherwise a folder in
+//! the cache holds the function: for interpreted runtimes, links to the file and to everything
+//! beside it (helper modules, `node_modules`); for compiled runtimes, copies of just the file
+//! and the dependency file, as upstream's prepare step copied them.
+
+use std::path::{Path, PathBuf};
+
+use fnhost_runtime_config::Runtime;
+use fnhost_runtime_config::settings::FunctionSettings;
+use sha2::{Digest, Sha256};
+
+/// Why the function folder could not be laid out.
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    /// A file or folder could not be read or written.
+    #[error("cannot lay out the function in {dir}: {source}")]
+    Io {
+        /// The folder being written.
+        dir: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// `--deps` was given for a runtime that takes none.
+    #[error("runtime {0} takes no dependency file (--deps)")]
+    NoDependencyFile(String),
+}
+
+/// The folder to serve the function from, laid out in `cache` when the file's name is not
+/// its module's or a compiled runtime's dependency file must be placed beside it.
+pub fn function_dir(
+    runtime: &Runtime,
+    function: &FunctionSettings,
+    cache: &Path,
+) -> Result<PathBuf, StageError> {
+    let Some(file) = &function.file else {
+        return Ok(function.dir.clone());
+    };
+    let wanted = format!("{}{}", function.module, runtime.suffix);
+    let renamed = file.file_name().and_then(|n| n.to_str()) != Some(wanted.as_str());
+    let deps = placed_deps(runtime, function)?;
+    if !renamed && deps.is_none() {
+        return Ok(function.dir.clone());
+    }
+    let dir =
+        cache
+            .join("functions")
+            .join(format!("{}-{}", function.module, fingerprint(file, deps)));
+    let io = |source| StageError::Io {
+        dir: dir.clone(),
+        source,
+    };
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(io)?;
+    let compiled = runtime.compile.is_some();
+    if !compiled {
+        link_siblings(
+            &function.dir,
+            file,
+            &dir,
+            &[wanted.as_str(), &runtime.dep_file],
+        )
+        .map_err(io)?;
+    }
+    place(file, &dir.join(&wanted), compiled).map_err(io)?;
+    if let Some(deps) = deps {
+        place(deps, &dir.join(&runtime.dep_file), compiled).map_err(io)?;
+    }
+    tracing::info!(
+        dir = %dir.display(),
+        "serving {} as {wanted}{}",
+        file.display(),
+        deps.map_or(String::new(), |d| format!(" with {} as {}", d.display(), runtime.dep_file))
+    );
+    Ok(dir)
+}
+
+/// The `--deps` file when the runtime's compile phase reads it from the function's folder
+/// (no install phase); `None` when the install phase takes it or none was given.
+fn placed_deps<'a>(
+    runtime: &Runtime,
+    function: &'a FunctionSettings,
+) -> Result<Option<&'a Path>, StageError> {
+    let Some(deps) = function.deps.as_deref() else {
+        return Ok(None);
+    };
+    if runtime.dep_file.is_empty() {
+        return Err(StageError::NoDependencyFile(runtime.id()));
+    }
+    Ok((runtime.install.is_none()).then_some(deps))
+}
+
+/// Links every entry of `from` into `to`, except `file` itself and names in `except`.
+fn link_siblings(from: &Path, file: &Path, to: &Path, except: &[&str]) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let skip = entry.path() == file || except.iter().any(|e| !e.is_empty() && name == **e);
+        if !skip {
+            std::os::unix::fs::symlink(entry.path(), to.join(&name))?;
+        }
+    }
+    Ok(())
+}
+
+/// A copy (compiled runtimes read plain files) or a link.
+fn place(source: &Path, target: &Path, copy: bool) -> std::io::Result<()> {
+    if copy {
+        std::fs::copy(source, target).map(|_| ())
+    } else {
+        std::os::unix::fs::symlink(source, target)
+    }
+}
+
+fn fingerprint(file: &Path, deps: Option<&Path>) -> String {
+    let mut hash = Sha256::new();
+    hash.update(file.as_os_str().as_encoded_bytes());
+    if let Some(deps) = deps {
+        hash.update([0]);
+        hash.update(deps.as_os_str().as_encoded_bytes());
+    }
+    hash.finalize()
+        .iter()
+        .take(6)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
