@@ -119,6 +119,9 @@ public final class FnhostWorker {
             Event event = new Event(new String(body, StandardCharsets.UTF_8), text(ev.get("id")), text(ev.get("type")),
                     text(ev.get("time")), text(ev.get("namespace")), new Event.Extensions(request, response));
             Object value = method.invoke(function, event, context);
+            // Upstream's runtime logged every response (log4j's BasicConfigurator layout);
+            // its own tests read the function's answer from the container log.
+            System.out.println(Thread.currentThread().getName() + " INFO io.kubeless.Handler  - Response: " + value);
             byte[] out = value == null ? new byte[0] : String.valueOf(value).getBytes(StandardCharsets.UTF_8);
             send(RESULT, id, resultHeader(response), out);
         } catch (Throwable t) {
