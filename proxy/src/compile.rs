@@ -112,9 +112,21 @@ fn top_level_files(dir: &Path) -> std::io::Result<Vec<(String, Vec<u8>)>> {
     Ok(files)
 }
 
+/// The build's cache key: the function's files, the handler, and this fnhost binary (its
+/// size and modification time), whose embedded worker shims are compiled in, so an upgraded
+/// fnhost never reuses a worker built with an older shim.
 fn fingerprint(files: &[(String, Vec<u8>)], handler: &str) -> String {
     let mut hash = Sha256::new();
     hash.update(handler.as_bytes());
+    if let Some(meta) = std::env::current_exe().ok().and_then(|p| p.metadata().ok()) {
+        hash.update(meta.len().to_le_bytes());
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .unwrap_or_default();
+        hash.update(modified.as_nanos().to_le_bytes());
+    }
     for (name, content) in files {
         hash.update(name.as_bytes());
         hash.update([0]);
