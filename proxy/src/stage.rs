@@ -59,13 +59,7 @@ pub fn function_dir(
     std::fs::create_dir_all(&dir).map_err(io)?;
     let compiled = runtime.compile.is_some();
     if !compiled {
-        link_siblings(
-            &function.dir,
-            file,
-            &dir,
-            &[wanted.as_str(), &runtime.dep_file],
-        )
-        .map_err(io)?;
+        link_siblings(&function.dir, file, &dir, &wanted).map_err(io)?;
     }
     place(file, &dir.join(&wanted), compiled).map_err(io)?;
     if let Some(deps) = deps {
@@ -95,13 +89,12 @@ fn placed_deps<'a>(
     Ok((runtime.install.is_none()).then_some(deps))
 }
 
-/// Links every entry of `from` into `to`, except `file` itself and names in `except`.
-fn link_siblings(from: &Path, file: &Path, to: &Path, except: &[&str]) -> std::io::Result<()> {
+/// Links every entry of `from` into `to`, except `file` itself and an entry named `taken`.
+fn link_siblings(from: &Path, file: &Path, to: &Path, taken: &str) -> std::io::Result<()> {
     for entry in std::fs::read_dir(from)? {
         let entry = entry?;
         let name = entry.file_name();
-        let skip = entry.path() == file || except.iter().any(|e| !e.is_empty() && name == **e);
-        if !skip {
+        if entry.path() != file && name != taken {
             std::os::unix::fs::symlink(entry.path(), to.join(&name))?;
         }
     }

@@ -48,7 +48,7 @@ const kubeless = (() => {
     return false;
   }
 
-  // fnhost decided what the body is (call.data: empty, json, text or binary) and checked the
+  // fnhost decided what the body is (call.data: empty, json or raw) and checked the
   // JSON; `text(body)` turns this host's body into a string. As upstream: no body is {} for
   // GET and HEAD, otherwise the (empty) body itself.
   function eventData(call, body, text) {

@@ -14,28 +14,24 @@ use crate::invocation::is_json_media_type;
 /// |---|---|---|---|---|---|
 /// | `Empty` | no body | `b''` (`None` under `application/json`) | `{}` (GET/HEAD) or an empty body | `''` | `""` |
 /// | `Json` | `Content-Type: application/json` (any parameters), valid JSON | parsed | parsed | parsed | the text |
-/// | `Text` | any other body that is UTF-8 | `bytes` | string | string | string |
-/// | `Binary` | a body that is not UTF-8 | `bytes` | string (lossy) | string | string |
+/// | `Raw` | any other body | `bytes` | a UTF-8 string | a string | a string |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataKind {
     /// The request has no body.
     Empty,
     /// The body is valid JSON and the request says so.
     Json,
-    /// The body is UTF-8 text (and not declared JSON).
-    Text,
-    /// The body is not UTF-8.
-    Binary,
+    /// Any other body, handed over as it came.
+    Raw,
 }
 
 impl DataKind {
-    /// The name used on the worker protocol and in `runtime.js`: `empty`, `json`, `text`, `binary`.
+    /// The name used on the worker protocol and in `runtime.js`: `empty`, `json`, `raw`.
     pub fn as_str(self) -> &'static str {
         match self {
             DataKind::Empty => "empty",
             DataKind::Json => "json",
-            DataKind::Text => "text",
-            DataKind::Binary => "binary",
+            DataKind::Raw => "raw",
         }
     }
 }
@@ -49,8 +45,8 @@ pub struct InvalidJson(pub String);
 /// default, and the recursive parsers of other runtimes would exhaust their stacks on far more.
 pub const MAX_JSON_DEPTH: usize = 100;
 
-/// Decides what the body is. JSON is checked here, once, so no runtime ever sees a body it
-/// cannot parse (nesting deeper than [`MAX_JSON_DEPTH`] counts as invalid).
+/// Decides what the body is. JSON is checked here, once (syntax and nesting in one pass), so
+/// no runtime ever sees a body declared JSON that it cannot parse.
 pub fn decode_data(headers: &HeaderMap, body: &[u8]) -> Result<DataKind, InvalidJson> {
     if body.is_empty() {
         return Ok(DataKind::Empty);
@@ -59,46 +55,81 @@ pub fn decode_data(headers: &HeaderMap, body: &[u8]) -> Result<DataKind, Invalid
         .get(http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(is_json_media_type);
-    if declared_json {
-        serde_json::from_slice::<serde::de::IgnoredAny>(body)
-            .map_err(|e| InvalidJson(e.to_string()))?;
-        if json_depth(body) > MAX_JSON_DEPTH {
-            return Err(InvalidJson(format!(
+    if !declared_json {
+        return Ok(DataKind::Raw);
+    }
+    let mut reader = serde_json::Deserializer::from_slice(body);
+    serde::de::DeserializeSeed::deserialize(Nested(0), &mut reader)
+        .and_then(|()| reader.end())
+        .map(|()| DataKind::Json)
+        .map_err(|e| InvalidJson(e.to_string()))
+}
+
+/// Walks a JSON value without keeping it, refusing nesting deeper than [`MAX_JSON_DEPTH`].
+#[derive(Clone, Copy)]
+struct Nested(usize);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Nested {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Nested {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let inner = self.deeper()?;
+        while seq.next_element_seed(inner)?.is_some() {}
+        Ok(())
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let inner = self.deeper()?;
+        while map
+            .next_key_seed(std::marker::PhantomData::<serde::de::IgnoredAny>)?
+            .is_some()
+        {
+            map.next_value_seed(inner)?;
+        }
+        Ok(())
+    }
+}
+
+impl Nested {
+    fn deeper<E: serde::de::Error>(self) -> Result<Nested, E> {
+        if self.0 >= MAX_JSON_DEPTH {
+            return Err(E::custom(format_args!(
                 "arrays and objects nested deeper than {MAX_JSON_DEPTH} levels"
             )));
         }
-        return Ok(DataKind::Json);
+        Ok(Nested(self.0 + 1))
     }
-    Ok(match std::str::from_utf8(body) {
-        Ok(_) => DataKind::Text,
-        Err(_) => DataKind::Binary,
-    })
-}
-
-/// The deepest nesting of `[` and `{` in valid JSON text (brackets inside strings skipped).
-fn json_depth(json: &[u8]) -> usize {
-    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
-    for &byte in json {
-        if in_string {
-            match (escaped, byte) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_string = false,
-                _ => {}
-            }
-            continue;
-        }
-        match byte {
-            b'"' => in_string = true,
-            b'[' | b'{' => {
-                depth += 1;
-                deepest = deepest.max(depth);
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    deepest
 }
 
 /// The function's `context`, the same for every call and every runtime. Built once per
@@ -131,16 +162,20 @@ impl Context {
         }
     }
 
-    /// The context as the JSON object workers and `runtime.js` read (`FNHOST_CONTEXT`):
+    /// The context as the JSON object workers and `runtime.js` read:
     /// `{"function-name": …, "timeout": <seconds>, "runtime": …, "memory-limit": …}`.
-    pub fn to_json(&self) -> String {
+    pub fn to_json_value(&self) -> serde_json::Value {
         serde_json::json!({
             "function-name": self.function_name,
             "timeout": self.timeout_seconds(),
             "runtime": self.runtime,
             "memory-limit": self.memory_limit,
         })
-        .to_string()
+    }
+
+    /// [`Context::to_json_value`] as text (`FNHOST_CONTEXT`).
+    pub fn to_json(&self) -> String {
+        self.to_json_value().to_string()
     }
 }
 
@@ -166,10 +201,15 @@ mod tests {
         assert_eq!(decode_data(&json, b"3"), Ok(DataKind::Json));
         let err = decode_data(&json, br#"{"a": "#).expect_err("invalid");
         assert!(err.to_string().contains("not valid JSON"), "{err}");
+        let trailing = decode_data(&json, b"[1] [2]").expect_err("two values");
+        assert!(
+            trailing.to_string().contains("not valid JSON"),
+            "{trailing}"
+        );
         let text = typed("text/plain");
-        assert_eq!(decode_data(&text, b"{not json"), Ok(DataKind::Text));
-        assert_eq!(decode_data(&text, &[0xff, 0xfe]), Ok(DataKind::Binary));
-        assert_eq!(decode_data(&HeaderMap::new(), b"plain"), Ok(DataKind::Text));
+        assert_eq!(decode_data(&text, b"{not json"), Ok(DataKind::Raw));
+        assert_eq!(decode_data(&text, &[0xff, 0xfe]), Ok(DataKind::Raw));
+        assert_eq!(decode_data(&HeaderMap::new(), b"plain"), Ok(DataKind::Raw));
     }
 
     #[test]

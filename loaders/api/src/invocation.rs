@@ -78,7 +78,7 @@ fn header_str(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
 
 impl Invocation {
     /// An HTTP/1.1 call with the event metadata and data kind read from `headers` and `body`
-    /// (a body declared JSON that is not counts as binary), no peer address, and the deadline
+    /// (a body declared JSON that is not counts as raw), no peer address, and the deadline
     /// `timeout` from now (for loaders' own tests and tools).
     pub fn new(
         method: Method,
@@ -87,7 +87,7 @@ impl Invocation {
         body: Bytes,
         timeout: std::time::Duration,
     ) -> Self {
-        let data = crate::decode_data(&headers, &body).unwrap_or(crate::DataKind::Binary);
+        let data = crate::decode_data(&headers, &body).unwrap_or(crate::DataKind::Raw);
         Invocation {
             method,
             uri,

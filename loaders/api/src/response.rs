@@ -22,7 +22,7 @@ pub struct Response {
 
 /// Headers that frame the message or the connection (RFC 9110 §7.6.1, RFC 9112 §6): the
 /// server sets them from the body it sends, so a function's are dropped.
-pub const FRAMING_HEADERS: [HeaderName; 8] = [
+pub static FRAMING_HEADERS: [HeaderName; 8] = [
     header::CONTENT_LENGTH,
     header::TRANSFER_ENCODING,
     header::CONNECTION,
@@ -37,7 +37,8 @@ impl Response {
     /// The one checked constructor every loader's answer goes through: `headers` as the
     /// function set them, minus [`FRAMING_HEADERS`].
     pub fn new(status: StatusCode, mut headers: HeaderMap, body: impl Into<Bytes>) -> Self {
-        if !headers.is_empty() {
+        // Usually none is there: one pass over the (few) names, removals only when needed.
+        if headers.keys().any(|name| FRAMING_HEADERS.contains(name)) {
             for name in &FRAMING_HEADERS {
                 headers.remove(name);
             }

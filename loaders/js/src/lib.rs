@@ -136,14 +136,12 @@ fn start<E: Engine + 'static>(spec: &FunctionSpec) -> Result<Box<dyn Function>, 
 
 /// What `__fnhost_load` reads: where the function is, and its context.
 pub fn load_config(spec: &FunctionSpec) -> String {
-    let context: serde_json::Value =
-        serde_json::from_str(&spec.context().to_json()).unwrap_or_default();
     json!({
         "dir": std::path::absolute(&spec.dir).unwrap_or_else(|_| spec.dir.clone()).display().to_string(),
         "module": spec.module,
         "handler": spec.handler,
         "searchPath": spec.search_path.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "context": context,
+        "context": spec.context().to_json_value(),
     })
     .to_string()
 }

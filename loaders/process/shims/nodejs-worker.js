@@ -40,25 +40,48 @@ function frame(kind, id, header, body) {
 }
 
 // An Express-like request: what Kubeless functions use of `extensions.request`, and a readable
-// stream of the body, so body-parsing middleware (multer, body-parser) works on it.
-function makeRequest(call, body) {
-  const headers = {};
-  for (const [name, value] of call.headers) {
-    headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+// stream of the body, so body-parsing middleware (multer, body-parser) works on it. The stream
+// is made on first use only: most functions never read it, and building one costs more than
+// the rest of the call's JavaScript.
+class Request {
+  constructor(call, body) {
+    const headers = {};
+    for (const [name, value] of call.headers) {
+      headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`;
+    }
+    this.method = call.method;
+    this.url = this.originalUrl = call.query ? `${call.path}?${call.query}` : call.path;
+    this.path = call.path;
+    this.query = Object.fromEntries(new URLSearchParams(call.query));
+    this.headers = headers;
+    this.body = body;
+    this.rawBody = body; // what the stream reads: middleware replaces `body` with what it parsed
+    this.httpVersion = '1.1';
+    this.httpVersionMajor = 1;
+    this.httpVersionMinor = 1;
+    this.bodyStream = null;
   }
-  const query = Object.fromEntries(new URLSearchParams(call.query));
-  const url = call.query ? `${call.path}?${call.query}` : call.path;
-  const req = new Readable({ read() {} });
-  if (body.length) req.push(body);
-  req.push(null);
-  Object.assign(req, {
-    method: call.method, url, originalUrl: url, path: call.path, query, headers, body,
-    httpVersion: '1.1', httpVersionMajor: 1, httpVersionMinor: 1,
-    get: (name) => headers[String(name).toLowerCase()],
-    header: (name) => headers[String(name).toLowerCase()],
-    is: (...types) => kubeless.typeIs(headers['content-type'], types),
-  });
-  return req;
+  get(name) { return this.headers[String(name).toLowerCase()]; }
+  header(name) { return this.get(name); }
+  is(...types) { return kubeless.typeIs(this.headers['content-type'], types); }
+  stream() {
+    if (this.bodyStream === null) {
+      this.bodyStream = new Readable({ read() {} });
+      if (this.rawBody.length) this.bodyStream.push(this.rawBody);
+      this.bodyStream.push(null);
+    }
+    return this.bodyStream;
+  }
+}
+// Every method and property of a readable stream, on the request, reaching its body stream.
+for (const proto of [Readable.prototype, Object.getPrototypeOf(Readable.prototype), Object.getPrototypeOf(Object.getPrototypeOf(Readable.prototype))]) {
+  for (const key of Reflect.ownKeys(proto)) {
+    if (key === 'constructor' || key in Request.prototype) continue;
+    const d = Object.getOwnPropertyDescriptor(proto, key);
+    Object.defineProperty(Request.prototype, key, typeof d.value === 'function'
+      ? { value(...args) { const out = d.value.apply(this.stream(), args); return out === this.bodyStream ? this : out; } }
+      : { get() { return this.stream()[key]; }, set(v) { this.stream()[key] = v; } });
+  }
 }
 
 // An Express-like response that a function may write to (status, headers, send, json, pipe).
@@ -128,7 +151,7 @@ function serve(socket, handler) {
       send(KIND.RESULT, id, { error: `Function failed to execute: ${err && err.stack ? err.stack : err}` }, null);
     };
     try {
-      const req = makeRequest(header, body);
+      const req = new Request(header, body);
       const event = {
         data: kubeless.eventData(header, body, (b) => b.toString('utf8')),
         'event-id': header.event.id || undefined,

@@ -123,7 +123,7 @@ module FnhostWorker
     }
   end
 
-  # fnhost decided what the body is (empty, json, text or binary) and checked the JSON.
+  # fnhost decided what the body is (empty, json or raw) and checked the JSON.
   def self.event_data(call, body)
     return '' if body.empty?
 

@@ -156,7 +156,7 @@ pub struct CallHeader<'a> {
     pub headers: Vec<(Cow<'a, str>, Cow<'a, str>)>,
     /// Kubeless event metadata.
     pub event: EventHeader<'a>,
-    /// What the body is as the event's `data` (`empty`, `json`, `text`, `binary`), decided by
+    /// What the body is as the event's `data` (`empty`, `json`, `raw`), decided by
     /// fnhost, JSON already checked. The context is not sent: the worker has it from
     /// `FNHOST_CONTEXT`.
     pub data: Cow<'a, str>,

@@ -124,7 +124,7 @@ fn event_data<'py>(
             InvokeError::BadRequest(format!("the body is not valid JSON: {}", err.value(py)))
         }),
         DataKind::Empty if inv.is_json() => Ok(py.None().into_bound(py)),
-        DataKind::Empty | DataKind::Text | DataKind::Binary => Ok(body.clone().into_any()),
+        DataKind::Empty | DataKind::Raw => Ok(body.clone().into_any()),
     }
 }
 
