@@ -195,6 +195,36 @@ fn big_body() -> Vec<u8> {
 }
 
 /// abi: everything the function was given, as JSON (hand-written: no dependencies).
+/// context.*: the Kubeless context as one line, the same text in every language:
+/// `function-name-is-handler=<bool> timeout=<t> runtime=<r> memory-limit=<m>`.
+pub fn context_line(context: &[(&str, String)], handler: &str) -> Reply {
+    let value = |key: &str| {
+        context
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map_or("", |(_, v)| v.as_str())
+    };
+    Reply::ok(format!(
+        "function-name-is-handler={} timeout={} runtime={} memory-limit={}",
+        value("function-name") == handler,
+        value("timeout"),
+        value("runtime"),
+        value("memory-limit")
+    ))
+}
+
+/// eventmeta.*: the event's metadata as one line, the same text in every language ("-" when
+/// absent).
+pub fn event_line(req: &Request) -> Reply {
+    let names = ["event-id", "event-type", "event-time", "event-namespace"];
+    let parts: Vec<String> = names
+        .iter()
+        .zip(&req.event)
+        .map(|(name, value)| format!("{name}={}", if value.is_empty() { "-" } else { value }))
+        .collect();
+    Reply::ok(parts.join(" "))
+}
+
 pub fn abi(req: &Request, context: &[(&str, String)]) -> Reply {
     let [id, kind, time, namespace] = &req.event;
     let headers: Vec<String> = req

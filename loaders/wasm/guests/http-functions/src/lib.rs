@@ -24,6 +24,9 @@ impl wasi::exports::http::incoming_handler::Guest for Component {
             "slow" => Outcome::Reply(behaviours::slow(&read(&request))),
             "response" => Outcome::Reply(behaviours::response(&read(&request))),
             "abi" => Outcome::Reply(behaviours::abi(&read(&request), &context())),
+            // A component's context is the environment fnhost gives it; its handler is `handle`.
+            "context" => Outcome::Reply(behaviours::context_line(&context(), "handle")),
+            "eventmeta" => Outcome::Reply(behaviours::event_line(&read(&request))),
             _ => Outcome::Reply(behaviours::helloget()),
         };
         match outcome {

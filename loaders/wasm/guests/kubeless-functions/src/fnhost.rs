@@ -101,7 +101,12 @@ pub fn reply(reply: &behaviours::Reply) -> i32 {
     unsafe {
         set_status(u32::from(reply.status));
         for (name, value) in &reply.headers {
-            add_header(name.as_ptr(), len(name.as_bytes()), value.as_ptr(), len(value.as_bytes()));
+            add_header(
+                name.as_ptr(),
+                len(name.as_bytes()),
+                value.as_ptr(),
+                len(value.as_bytes()),
+            );
         }
         write_body(reply.body.as_ptr(), len(&reply.body));
     }

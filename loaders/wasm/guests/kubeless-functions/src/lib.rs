@@ -63,12 +63,28 @@ pub extern "C" fn response() -> i32 {
 /// abi.abi: the request, event and context as JSON.
 #[unsafe(no_mangle)]
 pub extern "C" fn abi() -> i32 {
+    fnhost::reply(&behaviours::abi(&fnhost::request(), &context()))
+}
+
+/// context.contextline: the function's context as one line, the same text in every language.
+#[unsafe(no_mangle)]
+pub extern "C" fn contextline() -> i32 {
+    fnhost::reply(&behaviours::context_line(&context(), "contextline"))
+}
+
+/// eventmeta.eventmeta: the event's metadata as one line, the same text in every language.
+#[unsafe(no_mangle)]
+pub extern "C" fn eventmeta() -> i32 {
+    fnhost::reply(&behaviours::event_line(&fnhost::request()))
+}
+
+/// The Kubeless context, read through the ABI's fields.
+fn context() -> [(&'static str, String); 4] {
     use fnhost::Field;
-    let context = [
+    [
         ("function-name", fnhost::field_text(Field::FunctionName)),
         ("runtime", fnhost::field_text(Field::Runtime)),
         ("memory-limit", fnhost::field_text(Field::MemoryLimit)),
         ("timeout", fnhost::field_text(Field::Timeout)),
-    ];
-    fnhost::reply(&behaviours::abi(&fnhost::request(), &context))
+    ]
 }
