@@ -45,12 +45,16 @@ pub enum DepsError {
 }
 
 /// Installs `deps_file` for `runtime` (or reuses the cached install) and returns the
-/// install folder (the `KUBELESS_INSTALL_VOLUME` the command saw).
+/// install folder (the `KUBELESS_INSTALL_VOLUME` the command saw). `interpreter_dir`, when
+/// given, goes first on the command's `PATH`: the folder of the interpreter that will import
+/// what is installed (the CPython fnhost embeds), so the phase's `python3.X -m pip` is that
+/// interpreter's pip, whatever else is on `PATH`. It is part of the cache key.
 pub fn install(
     runtime: &Runtime,
     deps_file: &Path,
     function_dir: &Path,
     cache: &Path,
+    interpreter_dir: Option<&Path>,
 ) -> Result<PathBuf, DepsError> {
     let phase = runtime
         .install
@@ -60,9 +64,13 @@ pub fn install(
         path: deps_file.to_path_buf(),
         source,
     })?;
+    let mut key = content.clone();
+    if let Some(dir) = interpreter_dir {
+        key.extend_from_slice(dir.as_os_str().as_encoded_bytes());
+    }
     let target = cache
         .join("deps")
-        .join(format!("{}-{}", runtime.id(), short_hash(&content)));
+        .join(format!("{}-{}", runtime.id(), short_hash(&key)));
     if target.join(".complete").is_file() {
         tracing::info!(dir = %target.display(), "dependencies already installed (cached)");
         return Ok(target);
@@ -75,8 +83,14 @@ pub fn install(
     std::fs::create_dir_all(parent).map_err(cache_err)?;
     let staging = tempfile_dir(parent).map_err(cache_err)?;
     let deps_abs = std::path::absolute(deps_file).unwrap_or_else(|_| deps_file.to_path_buf());
-    tracing::info!(command = %phase.command, "installing dependencies from {}", deps_file.display());
-    let status = Command::new("sh")
+    tracing::info!(command = %phase.command, interpreter = ?interpreter_dir, "installing dependencies from {}", deps_file.display());
+    let mut command = Command::new("sh");
+    if let Some(dir) = interpreter_dir {
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let first = std::iter::once(dir.to_path_buf()).chain(std::env::split_paths(&path));
+        command.env("PATH", std::env::join_paths(first).unwrap_or(path));
+    }
+    let status = command
         .arg("-c")
         .arg(&phase.command)
         .current_dir(function_dir)

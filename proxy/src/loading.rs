@@ -57,6 +57,7 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
             deps_file,
             &function_dir,
             &settings.cache_dir,
+            importing_interpreter(&runtime).as_deref(),
         )?),
         (_, Mode::Pod) => Some(f.dir.clone()),
         (Some(_), Mode::Local) => None,
@@ -93,6 +94,24 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
         runtime: runtime.id(),
         loader: loader.name(),
     })
+}
+
+/// The folder of the interpreter that will import what an install phase installs, when
+/// fnhost embeds it (Python): its install command must run that interpreter's pip.
+fn importing_interpreter(runtime: &Runtime) -> Option<PathBuf> {
+    #[cfg(feature = "python")]
+    if runtime.language == Language::Python {
+        let dir = fnhost_loader_python::executable_dir();
+        if dir.is_none() {
+            tracing::warn!(
+                "the embedded CPython has no python executable beside it; dependencies are \
+                 installed with the first one on PATH"
+            );
+        }
+        return dir;
+    }
+    let _ = runtime;
+    None
 }
 
 /// Worker processes run this very binary (its hidden `worker` command).

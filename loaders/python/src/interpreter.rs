@@ -93,6 +93,36 @@ fn interruptible_sleep(py: Python<'_>, seconds: f64) -> PyResult<bool> {
     }
 }
 
+/// The folder holding the `python3.X` executable of the CPython fnhost embeds
+/// (`<sys.base_prefix>/bin`), so that an install phase's `python3.X -m pip` installs for the
+/// interpreter that will import the packages, whatever else is first on `PATH`. `None` when
+/// the embedded CPython has no such executable beside it.
+pub fn executable_dir() -> Option<std::path::PathBuf> {
+    Python::initialize();
+    Python::attach(|py| {
+        let sys = py.import("sys").ok()?;
+        let prefix: String = sys.getattr("base_prefix").ok()?.extract().ok()?;
+        let (major, minor): (u32, u32) = (
+            sys.getattr("version_info")
+                .ok()?
+                .get_item(0)
+                .ok()?
+                .extract()
+                .ok()?,
+            sys.getattr("version_info")
+                .ok()?
+                .get_item(1)
+                .ok()?
+                .extract()
+                .ok()?,
+        );
+        let dir = std::path::Path::new(&prefix).join("bin");
+        dir.join(format!("python{major}.{minor}"))
+            .is_file()
+            .then_some(dir)
+    })
+}
+
 /// CPython's id of the calling thread (`threading.get_ident()`).
 #[allow(
     clippy::useless_conversion,

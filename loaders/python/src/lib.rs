@@ -39,6 +39,7 @@ use crate::function::Shared;
 use crate::pool::{Pool, RunJob};
 
 pub use crate::function::PythonFunction;
+pub use crate::interpreter::executable_dir;
 
 /// Loads Python functions into the embedded interpreter.
 #[derive(Debug, Default, Clone, Copy)]
