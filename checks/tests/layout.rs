@@ -25,11 +25,7 @@ const KNOWN_CIRCLES: &[(&str, &str, &str)] = &[
 ];
 
 /// Loader-to-loader dependencies not yet removed, as (dependent, dependency, reason).
-const KNOWN_LOADER_DEPENDENCIES: &[(&str, &str, &str)] = &[(
-    "fnhost-loader-native",
-    "fnhost-loader-process",
-    "the worker protocol and pool still live in the process loader; to become a crate of their own",
-)];
+const KNOWN_LOADER_DEPENDENCIES: &[(&str, &str, &str)] = &[];
 
 /// The files allowed to opt into `unsafe` (FFI), each with `// SAFETY:` comments.
 const UNSAFE_FILES: &[&str] = &[

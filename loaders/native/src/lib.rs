@@ -25,7 +25,7 @@ use fnhost_loader_api::{
     EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Isolation,
     LoadError, Loader,
 };
-use fnhost_loader_process::WorkerCommand;
+use fnhost_workers::WorkerCommand;
 use tokio::sync::oneshot;
 
 use crate::pool::{Job, JobState, Pool};
@@ -73,7 +73,7 @@ fn load_isolated(
         dir: spec.dir.clone(),
         start_timeout: std::time::Duration::from_secs(60),
     };
-    fnhost_loader_process::function::start_blocking("native", spec, command, workers)
+    fnhost_workers::start_blocking("native", spec, command, workers)
 }
 
 /// The arguments of `fnhost worker native` for `spec`.

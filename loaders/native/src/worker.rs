@@ -8,9 +8,7 @@ use std::os::unix::net::UnixStream;
 
 use bytes::Bytes;
 use fnhost_loader_api::{FunctionSpec, Invocation, InvokeError};
-use fnhost_loader_process::protocol::{
-    CallHeader, Frame, Kind, ReadyHeader, ResultHeader, VERSION,
-};
+use fnhost_workers::protocol::{CallHeader, Frame, Kind, ReadyHeader, ResultHeader, VERSION};
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 use crate::call;
@@ -82,7 +80,7 @@ fn invocation(frame: &Frame) -> Result<Invocation, String> {
 fn result(outcome: Result<fnhost_loader_api::Response, InvokeError>) -> (ResultHeader, Vec<u8>) {
     match outcome {
         Ok(response) => {
-            let headers = fnhost_loader_process::protocol::header_pairs(&response.headers);
+            let headers = fnhost_workers::protocol::header_pairs(&response.headers);
             (
                 ResultHeader {
                     status: Some(response.status.as_u16()),

@@ -12,7 +12,7 @@ use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
 use crate::build::{self, BuildError};
 use crate::shim;
-use crate::worker::WorkerCommand;
+use fnhost_workers::WorkerCommand;
 
 /// The build folder, in the function folder.
 pub const BUILD_DIR: &str = ".fnhost-dotnet";
@@ -100,6 +100,6 @@ impl Loader for DotnetLoader {
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
-        crate::function::start_blocking("dotnet", spec, command, spec.workers)
+        fnhost_workers::start_blocking("dotnet", spec, command, spec.workers)
     }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
 use crate::build::{self, BuildError, io_error};
-use crate::worker::WorkerCommand;
+use fnhost_workers::WorkerCommand;
 
 /// The compiled worker's file name, in the function folder.
 pub const WORKER_BINARY: &str = "fnhost-go-worker";
@@ -139,6 +139,6 @@ impl Loader for GoLoader {
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
-        crate::function::start_blocking("go", spec, command, spec.workers)
+        fnhost_workers::start_blocking("go", spec, command, spec.workers)
     }
 }

@@ -17,7 +17,7 @@ use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
 use crate::build::{self, BuildError, io_error};
 use crate::shim;
-use crate::worker::WorkerCommand;
+use fnhost_workers::WorkerCommand;
 
 /// The build folder, in the function folder.
 pub const BUILD_DIR: &str = ".fnhost-java";
@@ -190,6 +190,6 @@ impl Loader for JavaLoader {
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
-        crate::function::start_blocking("java", spec, command, spec.workers)
+        fnhost_workers::start_blocking("java", spec, command, spec.workers)
     }
 }

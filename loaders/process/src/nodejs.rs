@@ -8,7 +8,7 @@ use std::time::Duration;
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
 use crate::shim;
-use crate::worker::WorkerCommand;
+use fnhost_workers::WorkerCommand;
 
 /// The worker shim's own source; [`shim_source`] is what runs.
 pub const SHIM: &str = include_str!("../shims/nodejs-worker.js");
@@ -45,6 +45,6 @@ impl Loader for NodeLoader {
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
-        crate::function::start_blocking("nodejs", spec, command, spec.workers)
+        fnhost_workers::start_blocking("nodejs", spec, command, spec.workers)
     }
 }

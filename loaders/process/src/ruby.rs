@@ -12,7 +12,7 @@ use std::time::Duration;
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
 use crate::shim;
-use crate::worker::WorkerCommand;
+use fnhost_workers::WorkerCommand;
 
 /// The worker shim's source.
 pub const SHIM: &str = include_str!("../shims/ruby-worker.rb");
@@ -40,6 +40,6 @@ impl Loader for RubyLoader {
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
         };
-        crate::function::start_blocking("ruby", spec, command, spec.workers)
+        fnhost_workers::start_blocking("ruby", spec, command, spec.workers)
     }
 }
