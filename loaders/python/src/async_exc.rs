@@ -1,4 +1,5 @@
-//! Raising an exception in another Python thread (`PyThreadState_SetAsyncExc`).
+//! Raising an exception in another Python thread (`PyThreadState_SetAsyncExc`), and the
+//! CPython thread id that names the thread.
 #![allow(
     unsafe_code,
     reason = "PyThreadState_SetAsyncExc is a CPython C-API call"
@@ -28,11 +29,23 @@ pub(crate) fn raise_in_thread(_py: Python<'_>, ident: u64, exc_type: &Py<PyAny>)
 /// Clears an exception scheduled for the calling thread that has not fired yet, so that it
 /// cannot hit the next call. Needs the GIL.
 pub(crate) fn clear_for_current_thread(_py: Python<'_>) {
-    let Ok(ident) = libc::c_long::try_from(crate::interpreter::current_thread_ident()) else {
+    let Ok(ident) = libc::c_long::try_from(current_thread_ident()) else {
         return;
     };
     // SAFETY: the GIL is held; a NULL exception clears the pending one (documented C-API use).
     unsafe {
         pyo3::ffi::PyThreadState_SetAsyncExc(ident, std::ptr::null_mut());
     }
+}
+
+/// CPython's id of the calling thread (`threading.get_ident()`), the id
+/// [`raise_in_thread`] takes.
+#[allow(
+    clippy::useless_conversion,
+    reason = "c_ulong is 32 bits wide on some targets"
+)]
+pub(crate) fn current_thread_ident() -> u64 {
+    // SAFETY: `PyThread_get_thread_ident` has no preconditions; it does not need the GIL.
+    let ident = unsafe { pyo3::ffi::PyThread_get_thread_ident() };
+    u64::from(ident)
 }

@@ -123,18 +123,6 @@ pub fn executable_dir() -> Option<std::path::PathBuf> {
     })
 }
 
-/// CPython's id of the calling thread (`threading.get_ident()`).
-#[allow(
-    clippy::useless_conversion,
-    reason = "c_ulong is 32 bits wide on some targets"
-)]
-pub(crate) fn current_thread_ident() -> u64 {
-    #[allow(unsafe_code, reason = "plain FFI getter with no preconditions")]
-    // SAFETY: `PyThread_get_thread_ident` has no preconditions; it does not need the GIL.
-    let ident = unsafe { pyo3::ffi::PyThread_get_thread_ident() };
-    u64::from(ident)
-}
-
 /// The imported handler.
 pub(crate) struct Handler {
     /// The callable.

@@ -194,12 +194,11 @@ impl Pool {
 
     fn thread_main(&self, slot: &Arc<Slot>, run: &Arc<RunJob>) {
         CURRENT_SLOT.with(|s| *s.borrow_mut() = Some(slot.clone()));
-        crate::signal::record_current_thread(slot);
+        slot.pthread
+            .store(crate::signal::current_thread(), Ordering::Release);
         Python::attach(|py| {
-            slot.python_ident.store(
-                crate::interpreter::current_thread_ident(),
-                Ordering::Release,
-            );
+            slot.python_ident
+                .store(crate::async_exc::current_thread_ident(), Ordering::Release);
             // Park without the GIL; the GIL is taken again when `detach` returns.
             while py.detach(|| self.wait_for_work()) {
                 self.schedule.lock().gil_waiters -= 1;

@@ -13,9 +13,6 @@
 #![allow(unsafe_code, reason = "sigaction and pthread_kill are FFI calls")]
 
 use std::sync::Once;
-use std::sync::atomic::Ordering;
-
-use crate::pool::Slot;
 
 /// The signal number used: `SIGRTMIN + 5`.
 fn wake_signal() -> libc::c_int {
@@ -44,25 +41,25 @@ pub(crate) fn install() {
     });
 }
 
-/// Records the calling thread's pthread in its slot.
-pub(crate) fn record_current_thread(slot: &Slot) {
+/// The calling thread's pthread, the id [`wake`] takes.
+pub(crate) fn current_thread() -> u64 {
     // SAFETY: `pthread_self` has no preconditions and always succeeds.
     let me = unsafe { libc::pthread_self() };
-    slot.pthread.store(me as u64, Ordering::Release);
+    me as u64
 }
 
-/// Sends the wake-up signal to the slot's thread.
-pub(crate) fn wake(slot: &Slot) {
-    let thread = slot.pthread.load(Ordering::Acquire) as libc::pthread_t;
+/// Sends the wake-up signal to `thread` (from [`current_thread`]; 0 means none).
+pub(crate) fn wake(thread: u64) {
+    let thread = thread as libc::pthread_t;
     if thread == 0 {
         return;
     }
-    // SAFETY: `thread` was recorded by `record_current_thread` on a thread of this process
-    // that never exits while its slot is registered (interpreter threads live until
-    // shutdown or until they retire, and a retired slot is removed before that). The signal
-    // has a no-op handler installed by `install`.
+    // SAFETY: `thread` was recorded by `current_thread` on an interpreter thread of this
+    // process, and the caller only passes the id of a thread still registered in its pool
+    // (interpreter threads live until shutdown or until they retire, and a retired slot is
+    // removed before that). The signal has a no-op handler installed by `install`.
     let rc = unsafe { libc::pthread_kill(thread, wake_signal()) };
     if rc != 0 {
-        tracing::debug!(rc, thread = slot.index, "pthread_kill failed");
+        tracing::debug!(rc, "pthread_kill failed");
     }
 }

@@ -106,7 +106,7 @@ fn interrupt(py: Python<'_>, slot: &Slot, job_id: u64, timeout_type: &Py<PyAny>)
     let ident = slot.python_ident.load(std::sync::atomic::Ordering::Acquire);
     crate::async_exc::raise_in_thread(py, ident, timeout_type);
     slot.cancel_sleep(job_id);
-    crate::signal::wake(slot);
+    crate::signal::wake(slot.pthread.load(std::sync::atomic::Ordering::Acquire));
     tracing::debug!(thread = slot.index, job_id, "interrupting a timed-out call");
 }
 
