@@ -209,8 +209,3 @@ fn adjust_schema(value: &mut serde_json::Value) {
         _ => {}
     }
 }
-
-/// The CRD manifests, as one multi-document YAML.
-pub fn crds_yaml() -> Result<String, crate::manifests::RenderError> {
-    crate::manifests::to_yaml("crds", &crds()?)
-}

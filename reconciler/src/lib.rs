@@ -8,12 +8,14 @@
 //! - [`crd`]: the custom resource types; the CRD manifests are generated from them.
 //! - [`content`]: content types and the shell steps of the `prepare`/`install` init containers.
 //! - [`objects`]: pure functions from a Function to the JSON of its child objects.
+//! - [`apply`]: what the loops share: their context, errors, server-side apply, retries.
 //! - [`controller`]: the watch loop that applies them and reports status.
 //! - [`triggers`]: the CronJobTrigger and HTTPTrigger loops.
 //! - [`observe`]: Events, counters, and the `/metrics` and `/healthz` endpoint.
 //! - [`settings`]: the `kubeless-config` ConfigMap, read and shipped.
 //! - [`manifests`]: the install manifest (CRDs, RBAC, ConfigMap, the reconciler Deployment).
 
+pub mod apply;
 pub mod content;
 pub mod controller;
 pub mod crd;

@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         .collect::<Vec<_>>()
         .as_slice()
     {
-        ["crds"] => fnhost_reconciler::crd::crds_yaml()
+        ["crds"] => fnhost_reconciler::manifests::crds_yaml()
             .map(|yaml| print!("{yaml}"))
             .map_err(|e| e.to_string()),
         ["render", path] => render(path),

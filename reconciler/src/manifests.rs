@@ -113,3 +113,8 @@ pub fn to_yaml(command: &str, objects: &[Value]) -> Result<String, RenderError> 
     }
     Ok(out)
 }
+
+/// The CRD manifests, as one multi-document YAML (`manifests/crds.yaml`).
+pub fn crds_yaml() -> Result<String, RenderError> {
+    to_yaml("crds", &crate::crd::crds()?)
+}

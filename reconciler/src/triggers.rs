@@ -12,7 +12,7 @@ use kube::runtime::watcher;
 use kube::{Client, ResourceExt};
 use serde_json::Value;
 
-use crate::controller::{Context, ReconcileError, apply_object, backoff_key, retry_after_error};
+use crate::apply::{Context, ReconcileError, apply_object, backoff_key, retry_after_error};
 use crate::crd::{CronJobTrigger, Function, HTTPTrigger};
 use crate::objects::{self, CronJobVersion};
 

@@ -310,7 +310,7 @@ fn autoscaling_is_rewritten_from_v2beta1_for_the_server() {
 
 #[test]
 fn the_committed_crd_manifests_are_current() {
-    let generated = fnhost_reconciler::crd::crds_yaml().expect("render");
+    let generated = fnhost_reconciler::manifests::crds_yaml().expect("render");
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../manifests/crds.yaml");
     let committed = std::fs::read_to_string(path).unwrap_or_default();
     assert!(
