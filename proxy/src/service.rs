@@ -13,7 +13,7 @@ use bytes::Bytes;
 use fnhost_loader_api::{EventMeta, Function, Invocation, Response, decode_data};
 use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::Body;
 
 use crate::access_log::{AccessLog, Entry};
 use crate::metrics::{self, Metrics};
@@ -81,12 +81,17 @@ impl App {
         &self.access_log
     }
 
-    /// Serves one request. Never fails: every error is a response.
-    pub async fn handle(
+    /// Serves one request. Never fails: every error is a response. Generic over the body so
+    /// tests drive it in-process with an in-memory body; the server passes hyper's.
+    pub async fn handle<B>(
         self: Arc<Self>,
-        request: http::Request<Incoming>,
+        request: http::Request<B>,
         peer: SocketAddr,
-    ) -> Result<HttpResponse, Infallible> {
+    ) -> Result<HttpResponse, Infallible>
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let started = Instant::now();
         let (parts, body) = request.into_parts();
         let line = RequestLine::of(&parts);
@@ -122,13 +127,17 @@ impl App {
         )
     }
 
-    async fn call(
+    async fn call<B>(
         &self,
         parts: http::request::Parts,
-        body: Incoming,
+        body: B,
         peer: SocketAddr,
         started: Instant,
-    ) -> Response {
+    ) -> Response
+    where
+        B: Body<Data = Bytes>,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
         let method = metrics::method_index(&parts.method);
         let body = match read_body(body, &parts.headers, self.max_body_bytes).await {
             Ok(body) => body,
@@ -216,7 +225,11 @@ fn header_text(value: Option<&http::HeaderValue>) -> &str {
     value.and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, RequestError> {
+async fn read_body<B>(body: B, headers: &HeaderMap, limit: u64) -> Result<Bytes, RequestError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
