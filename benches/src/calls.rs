@@ -40,6 +40,7 @@ pub fn invocation() -> Invocation {
         body: Bytes::new(),
         event: EventMeta::default(),
         data: fnhost_loader_api::DataKind::Empty,
+        start: std::sync::Arc::default(),
         remote_addr: None,
         deadline: Instant::now() + Duration::from_secs(180),
     }

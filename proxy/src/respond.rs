@@ -8,6 +8,7 @@
 //! | the function raised | 500 | `Internal Server Error` (traceback in the log only) |
 //! | unsupported return value | 500 | `Internal Server Error` (detail in the log only) |
 //! | engine unavailable | 503 | `Service Unavailable` |
+//! | the client left before the call started | 499 (nobody reads it; the access log does) | `Client Closed Request` |
 
 use bytes::Bytes;
 use fnhost_loader_api::{InvokeError, Response};
@@ -55,6 +56,13 @@ pub fn invoke_error(function: &str, err: &InvokeError) -> Response {
             );
             Response::text(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
         }
+        InvokeError::ClientGone => {
+            tracing::debug!(function, "the client left before its call started");
+            Response::text(
+                StatusCode::from_u16(499).unwrap_or(StatusCode::BAD_REQUEST),
+                "Client Closed Request\n",
+            )
+        }
         InvokeError::Unavailable(detail) => {
             tracing::error!(function, "the function is unavailable: {detail}");
             Response::text(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable\n")
@@ -93,6 +101,7 @@ mod tests {
             (InvokeError::FunctionFailed("Traceback".into()), 500),
             (InvokeError::BadReturn("int".into()), 500),
             (InvokeError::Unavailable("gone".into()), 503),
+            (InvokeError::ClientGone, 499),
         ];
         for (err, status) in cases {
             assert_eq!(invoke_error("f", &err).status.as_u16(), status, "{err}");

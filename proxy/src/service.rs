@@ -7,10 +7,11 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fnhost_loader_api::{EventMeta, Function, Invocation, Response, decode_data};
+use fnhost_loader_api::{CallStart, EventMeta, Function, Invocation, Response, decode_data};
 use http::{HeaderMap, Method, StatusCode, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Body;
@@ -89,7 +90,7 @@ impl App {
         peer: SocketAddr,
     ) -> Result<HttpResponse, Infallible>
     where
-        B: Body<Data = Bytes>,
+        B: Body<Data = Bytes> + Send + 'static,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let started = Instant::now();
@@ -98,10 +99,55 @@ impl App {
         let response = match route(&parts.method, parts.uri.path()) {
             Route::Healthz => self.healthz(),
             Route::Metrics => self.metrics_page(),
-            Route::Function => self.call(parts, body, peer, started).await,
+            Route::Function => {
+                let response = self.call_to_the_end(parts, body, peer, started, line).await;
+                return Ok(into_http(response));
+            }
         };
-        self.log_access(&line, peer, &response, started.elapsed());
+        self.log_access(
+            &line,
+            peer,
+            response.status.as_u16(),
+            &response,
+            started.elapsed(),
+        );
         Ok(into_http(response))
+    }
+
+    /// A function call runs to its end in a task of its own, so that it is counted and in
+    /// the access log whatever the client does: when the client hangs up, hyper drops the
+    /// request's future, not the call; the access log then says 499 (client closed request).
+    async fn call_to_the_end<B>(
+        self: Arc<Self>,
+        parts: http::request::Parts,
+        body: B,
+        peer: SocketAddr,
+        started: Instant,
+        line: RequestLine,
+    ) -> Response
+    where
+        B: Body<Data = Bytes> + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let client = ClientWaiting::default();
+        let (gone, start) = (client.gone.clone(), client.start.clone());
+        let app = self.clone();
+        let call = tokio::spawn(async move {
+            let response = app.call(parts, body, peer, started, &start).await;
+            let status = if gone.load(Ordering::Acquire) {
+                CLIENT_CLOSED_REQUEST
+            } else {
+                response.status.as_u16()
+            };
+            app.log_access(&line, peer, status, &response, started.elapsed());
+            response
+        });
+        let response = call.await.unwrap_or_else(|e| {
+            tracing::error!("a call's task failed: {e}");
+            respond::plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
+        });
+        client.answered();
+        response
     }
 
     fn healthz(&self) -> Response {
@@ -133,6 +179,7 @@ impl App {
         body: B,
         peer: SocketAddr,
         started: Instant,
+        start: &Arc<CallStart>,
     ) -> Response
     where
         B: Body<Data = Bytes>,
@@ -156,6 +203,7 @@ impl App {
         let invocation = Invocation {
             event: EventMeta::from_headers(&parts.headers),
             data,
+            start: start.clone(),
             method: parts.method,
             uri: parts.uri,
             version: parts.version,
@@ -178,6 +226,7 @@ impl App {
         &self,
         line: &RequestLine,
         peer: SocketAddr,
+        status: u16,
         response: &Response,
         elapsed: Duration,
     ) {
@@ -186,7 +235,7 @@ impl App {
             method: line.method.as_str(),
             target: line.uri.path_and_query().map_or("/", |pq| pq.as_str()),
             version: fnhost_loader_api::invocation::version_str(line.version),
-            status: response.status.as_u16(),
+            status,
             bytes: if line.method == Method::HEAD {
                 0
             } else {
@@ -196,6 +245,33 @@ impl App {
             user_agent: header_text(line.user_agent.as_ref()),
             elapsed,
         });
+    }
+}
+
+/// The access-log status of a call whose client hung up before the answer (nginx's).
+const CLIENT_CLOSED_REQUEST: u16 = 499;
+
+/// Held while the client waits for a call's answer; dropped unanswered (the client went
+/// away), it tells the call's task so, and stops a call that has not started yet.
+#[derive(Default)]
+struct ClientWaiting {
+    gone: Arc<AtomicBool>,
+    start: Arc<CallStart>,
+    answered: bool,
+}
+
+impl ClientWaiting {
+    fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for ClientWaiting {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.gone.store(true, Ordering::Release);
+            self.start.client_left();
+        }
     }
 }
 

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     BadReturn,
     /// The function cannot take calls now (engine stopped, worker crashed, overloaded).
     Unavailable,
+    /// The client left before the call started, so it was never run.
+    ClientGone,
 }
 
 impl ErrorKind {
@@ -27,13 +29,14 @@ impl ErrorKind {
             ErrorKind::FunctionFailed => "exception",
             ErrorKind::BadReturn => "bad_return",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::ClientGone => "client_gone",
         }
     }
 
     /// `true` when the function was actually called (or was due to be called) for this error,
     /// so it counts in `function_calls_total`. A request rejected before the call does not.
     pub fn counts_as_call(self) -> bool {
-        !matches!(self, ErrorKind::BadRequest)
+        !matches!(self, ErrorKind::BadRequest | ErrorKind::ClientGone)
     }
 
     /// `true` when the error counts in `function_failures_total`.
@@ -70,6 +73,9 @@ pub enum InvokeError {
     /// The engine cannot take the call.
     #[error("function unavailable: {0}")]
     Unavailable(String),
+    /// The client left before the call started ([`crate::CallStart`]); it was not run.
+    #[error("the client left before the call started")]
+    ClientGone,
 }
 
 impl InvokeError {
@@ -81,6 +87,7 @@ impl InvokeError {
             InvokeError::FunctionFailed(_) => ErrorKind::FunctionFailed,
             InvokeError::BadReturn(_) => ErrorKind::BadReturn,
             InvokeError::Unavailable(_) => ErrorKind::Unavailable,
+            InvokeError::ClientGone => ErrorKind::ClientGone,
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The request as a loader sees it.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -28,6 +30,37 @@ pub struct Invocation {
     pub remote_addr: Option<SocketAddr>,
     /// When the call must be answered; past it the loader answers [`crate::InvokeError::Timeout`].
     pub deadline: Instant,
+    /// Whether the call may still start: the proxy marks a call whose client left, and the
+    /// loader asks [`CallStart::begin`] just before it runs the function.
+    pub start: Arc<CallStart>,
+}
+
+/// Whether a call may still start, shared by the proxy (which knows when the client leaves)
+/// and the loader (which starts the call). A call whose client left before it started is never
+/// started; one already running is not affected.
+#[derive(Debug, Default)]
+pub struct CallStart(AtomicU8);
+
+const WAITING: u8 = 0;
+const STARTED: u8 = 1;
+const CLIENT_LEFT: u8 = 2;
+
+impl CallStart {
+    /// The loader, about to run the function: `true` to go on; `false` when the client left,
+    /// and then the loader answers [`crate::InvokeError::ClientGone`] without running it.
+    pub fn begin(&self) -> bool {
+        self.0
+            .compare_exchange(WAITING, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// The proxy, when the client went away: `true` when the call had not started (and now
+    /// never will).
+    pub fn client_left(&self) -> bool {
+        self.0
+            .compare_exchange(WAITING, CLIENT_LEFT, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
 
 /// Kubeless event metadata, taken from the `event-*` headers that Kubeless triggers send, or
@@ -98,6 +131,7 @@ impl Invocation {
             body,
             remote_addr: None,
             deadline: Instant::now() + timeout,
+            start: Arc::default(),
         }
     }
 
@@ -156,6 +190,16 @@ mod tests {
         assert!(!is_json_media_type("application/jsonp"));
         assert!(!is_json_media_type("text/plain"));
         assert!(!is_json_media_type(""));
+    }
+
+    #[test]
+    fn a_call_starts_or_its_client_left_never_both() {
+        let start = CallStart::default();
+        assert!(start.begin());
+        assert!(!start.client_left(), "already running");
+        let gone = CallStart::default();
+        assert!(gone.client_left());
+        assert!(!gone.begin(), "never started");
     }
 
     #[test]

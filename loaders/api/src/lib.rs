@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 pub use error::{ErrorKind, InvokeError, LoadError};
 pub use event::{Context, DataKind, InvalidJson, decode_data};
-pub use invocation::{EventMeta, Invocation};
+pub use invocation::{CallStart, EventMeta, Invocation};
 pub use response::{BuiltResponse, Response};
 pub use spec::{FunctionSpec, Isolation, parse_quantity};
 

@@ -44,6 +44,8 @@ pub struct Job {
     pub deadline: Instant,
     /// Where the answer goes.
     pub reply: tokio::sync::oneshot::Sender<Result<Response, InvokeError>>,
+    /// Whether it may still start (its client may have left).
+    pub start: std::sync::Arc<fnhost_loader_api::CallStart>,
 }
 
 /// A loaded engine, or why the function cannot load.
@@ -80,6 +82,10 @@ pub fn serve<E: Engine>(
 ) {
     while let Ok(job) = jobs.recv() {
         if job.reply.is_closed() && Instant::now() >= job.deadline {
+            continue;
+        }
+        if !job.start.begin() {
+            let _ = job.reply.send(Err(InvokeError::ClientGone));
             continue;
         }
         setup.running.fetch_add(1, Ordering::Relaxed);

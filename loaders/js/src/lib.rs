@@ -155,6 +155,7 @@ impl Function for JsFunction {
             call_json: call_json(&invocation),
             deadline,
             reply,
+            start: invocation.start.clone(),
         };
         let sent = self.jobs.send(job);
         Box::pin(async move {

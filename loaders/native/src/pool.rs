@@ -122,6 +122,11 @@ impl Pool {
             if !job.state.swap(QUEUED, RUNNING) {
                 continue; // the caller already answered 408
             }
+            if !job.invocation.start.begin() {
+                job.state.swap(RUNNING, DONE);
+                let _ = job.reply.send(Err(InvokeError::ClientGone));
+                continue;
+            }
             self.running.fetch_add(1, Ordering::Relaxed);
             let outcome = call::run(self.handler, &job.invocation, &self.context);
             self.running.fetch_sub(1, Ordering::Relaxed);

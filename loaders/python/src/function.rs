@@ -136,6 +136,10 @@ pub(crate) fn run_job(py: Python<'_>, slot: &Arc<Slot>, shared: &Arc<Shared>, jo
     let Some(invocation) = job.start() else {
         return; // cancelled while queued
     };
+    if !invocation.start.begin() {
+        job.finish(Err(InvokeError::ClientGone));
+        return;
+    }
     slot.current_job.store(job.id(), Ordering::Release);
     let outcome = call::call(py, &shared.loaded, &invocation);
     slot.current_job.store(0, Ordering::Release);

@@ -83,6 +83,9 @@ impl Function for WasmFunction {
                     .await
                     .map_err(|_| InvokeError::Unavailable("the function is closed".to_owned()))?;
                 drop(queued);
+                if !invocation.start.begin() {
+                    return Err(InvokeError::ClientGone);
+                }
                 let _running = Counted::new(&load.running);
                 let outcome = guest.call(invocation).await;
                 drop(slot);

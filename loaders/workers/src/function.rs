@@ -96,6 +96,10 @@ async fn call(
             InvokeError::Unavailable("no worker process is available".to_owned())
         });
     };
+    if !invocation.start.begin() {
+        pool.release(lease);
+        return Err(InvokeError::ClientGone);
+    }
     let header = call_header(&invocation, deadline);
     let body = invocation.body;
     let pool = pool.clone();
