@@ -1,6 +1,6 @@
 //! A loaded Wasm function: at most `FNHOST_THREADS` calls at once (one pool slot each), each
-//! a task of its own bounded by the call's deadline, so a call whose client went away still
-//! ends (and frees its slot) by the deadline.
+//! bounded by the call's deadline; a call's future owns its slot and store, so it frees them
+//! however it ends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -72,36 +72,30 @@ impl Function for WasmFunction {
         let (guest, slots, load) = (self.guest.clone(), self.slots.clone(), self.load.clone());
         let timeout = self.timeout;
         let deadline = tokio::time::Instant::from_std(invocation.deadline);
-        let task = tokio::spawn(async move {
-            // One deadline for the whole call, waiting for a slot included. The epoch deadline
-            // stops a guest running wasm code; this one also ends a guest waiting in a host
-            // call (a WASI sleep), and dropping the call gives its slot back.
-            let call = async {
-                let queued = Counted::new(&load.queued);
-                let slot = slots
-                    .acquire_owned()
-                    .await
-                    .map_err(|_| InvokeError::Unavailable("the function is closed".to_owned()))?;
-                drop(queued);
-                if !invocation.start.begin() {
-                    return Err(InvokeError::ClientGone);
-                }
-                let _running = Counted::new(&load.running);
-                let outcome = guest.call(invocation).await;
-                drop(slot);
-                outcome
-            };
+        // One deadline for the whole call, waiting for a slot included. The epoch deadline
+        // stops a guest running wasm code; this one also ends a guest waiting in a host call
+        // (a WASI sleep). Everything the call holds (its slot, its store) is owned by this
+        // future, so dropping it at any point gives them back: no task of its own is needed.
+        let call = async move {
+            let queued = Counted::new(&load.queued);
+            let slot = slots
+                .acquire_owned()
+                .await
+                .map_err(|_| InvokeError::Unavailable("the function is closed".to_owned()))?;
+            drop(queued);
+            if !invocation.start.begin() {
+                return Err(InvokeError::ClientGone);
+            }
+            let _running = Counted::new(&load.running);
+            let outcome = guest.call(invocation).await;
+            drop(slot);
+            outcome
+        };
+        Box::pin(async move {
             match tokio::time::timeout_at(deadline, call).await {
                 Ok(Err(InvokeError::Timeout(_))) | Err(_) => Err(InvokeError::Timeout(timeout)),
                 Ok(outcome) => outcome,
             }
-        });
-        Box::pin(async move {
-            task.await.unwrap_or_else(|e| {
-                Err(InvokeError::Unavailable(format!(
-                    "the Wasm call's task failed: {e}"
-                )))
-            })
         })
     }
 

@@ -103,9 +103,9 @@ async fn call(
     let header = call_header(&invocation, deadline);
     let body = invocation.body;
     let pool = pool.clone();
-    // The exchange runs in its own task. When the client goes away hyper drops this future;
-    // the exchange must still finish: a frame cut in half would corrupt the stream, and the
-    // slot comes back only when the worker answers (or is replaced at the deadline).
+    // The exchange runs in its own task, so that the slot comes back (when the worker answers,
+    // or is replaced at the deadline) even if this future is dropped: fnhost's proxy always
+    // awaits it to the end, but the lease must not depend on every caller doing so.
     let exchange = tokio::spawn(async move {
         let outcome =
             tokio::time::timeout_at(deadline.into(), lease.worker.call(&header, &body)).await;
