@@ -326,3 +326,7 @@ async fn set_ready(
     .await?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "controller_tests.rs"]
+mod tests;
