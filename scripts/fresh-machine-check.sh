@@ -47,11 +47,15 @@ copy_toolchains() {
     mkdir -p "$root/root/.rustup/toolchains" "$root/root/.cargo" "$root/root/.pyenv/versions" "$root/usr/local"
     cp -a /root/.rustup/settings.toml "$root/root/.rustup/"
     cp -a "/root/.rustup/toolchains/$rust_default" "$root/root/.rustup/toolchains/"
-    # The wasm targets are the project's own install step (setup.sh): leave them out.
-    local tc="$root/root/.rustup/toolchains/$rust_default/lib/rustlib"
-    rm -rf "$tc"/wasm32-*
-    sed -i '/^rust-std-wasm32/d' "$tc/components"
     cp -a /root/.cargo/bin "$root/root/.cargo/"
+    # The wasm targets are the project's own install step (setup.sh): rustup itself removes
+    # them from the copy (it keeps its own record of installed targets).
+    local target
+    for target in $(chroot "$root" env HOME=/root /root/.cargo/bin/rustup target list --installed); do
+        case "$target" in
+            wasm32-*) chroot "$root" env HOME=/root /root/.cargo/bin/rustup target remove "$target" >/dev/null ;;
+        esac
+    done
     cp -a /usr/local/go "$root/usr/local/"
     cp -a /usr/bin/node "$root/usr/bin/node"
     cp -a /usr/lib/node_modules "$root/usr/lib/"
