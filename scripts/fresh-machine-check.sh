@@ -50,12 +50,16 @@ copy_toolchains() {
     cp -a /root/.cargo/bin "$root/root/.cargo/"
     # The wasm targets are the project's own install step (setup.sh): rustup itself removes
     # them from the copy (it keeps its own record of installed targets).
-    local target
-    for target in $(chroot "$root" env HOME=/root /root/.cargo/bin/rustup target list --installed); do
+    local installed target
+    installed=$(RUSTUP_HOME="$root/root/.rustup" rustup target list --installed --toolchain "$rust_default")
+    for target in $installed; do
         case "$target" in
-            wasm32-*) chroot "$root" env HOME=/root /root/.cargo/bin/rustup target remove "$target" >/dev/null ;;
+            wasm32-*) RUSTUP_HOME="$root/root/.rustup" rustup target remove --toolchain "$rust_default" "$target" ;;
         esac
     done
+    if RUSTUP_HOME="$root/root/.rustup" rustup target list --installed --toolchain "$rust_default" | grep -q '^wasm32'; then
+        log "cannot remove the wasm targets from the copied toolchain"; exit 1
+    fi
     cp -a /usr/local/go "$root/usr/local/"
     cp -a /usr/bin/node "$root/usr/bin/node"
     cp -a /usr/lib/node_modules "$root/usr/lib/"
