@@ -2,9 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-/// The repository root (the folder above this crate).
+/// The repository root (the folder above this crate). Cargo's run-time `CARGO_MANIFEST_DIR`
+/// wins over the compile-time one: a test binary built in one clone and found fresh by cargo
+/// in another (the build folder is shared) must still read the clone it runs for.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    let manifest_dir = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    manifest_dir
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_default()
