@@ -227,22 +227,25 @@ async fn healthz_and_metrics_are_the_proxys_and_report_an_unhealthy_engine() {
     );
 }
 
+/// A GET whose client hangs up 100 ms in (hyper then drops the request's future), and the
+/// metrics page once the call had two seconds to end.
+async fn hang_up_then_metrics(app: &Arc<App>) -> String {
+    let pending = app
+        .clone()
+        .handle(request(Method::GET, "/", None, ""), PEER);
+    let gone = tokio::time::timeout(Duration::from_millis(100), pending).await;
+    assert!(gone.is_err(), "the call had not ended when the client left");
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    metrics(app).await
+}
+
 /// When the client hangs up, hyper drops the request's future; the call runs on to its end in
 /// its own task and is counted (and logged, as 499) all the same.
 #[tokio::test(start_paused = true)]
 async fn a_call_whose_client_left_is_still_counted() {
     let (app, calls) = app(Behaviour::After(Duration::from_secs(1)), true);
-    let pending = app
-        .clone()
-        .handle(request(Method::GET, "/", None, ""), PEER);
-    let gone = tokio::time::timeout(Duration::from_millis(100), pending).await;
-    assert!(
-        gone.is_err(),
-        "the call was still running when the client left"
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    let page = hang_up_then_metrics(&app).await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
-    let page = metrics(&app).await;
     assert!(
         page.contains("function_calls_total{method=\"GET\"} 1"),
         "a call whose client left is still counted: {page}"
@@ -252,16 +255,7 @@ async fn a_call_whose_client_left_is_still_counted() {
 #[tokio::test(start_paused = true)]
 async fn a_call_whose_client_left_before_it_started_is_never_run() {
     let (app, _) = app(Behaviour::QueuedFor(Duration::from_secs(1)), true);
-    let pending = app
-        .clone()
-        .handle(request(Method::GET, "/", None, ""), PEER);
-    let gone = tokio::time::timeout(Duration::from_millis(100), pending).await;
-    assert!(
-        gone.is_err(),
-        "the call was still queued when the client left"
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let page = metrics(&app).await;
+    let page = hang_up_then_metrics(&app).await;
     assert!(
         page.contains("function_calls_total{method=\"GET\"} 0"),
         "{page}"
