@@ -52,6 +52,7 @@ pub async fn invoke_sequential(function: &dyn Function, calls: usize) -> Result<
     for _ in 0..calls {
         function
             .invoke(invocation())
+            .answer
             .await
             .map_err(|e| e.to_string())?;
     }
@@ -68,14 +69,14 @@ pub async fn invoke_concurrent(
     let started = Instant::now();
     let mut sent = 0;
     while sent < calls.min(in_flight) {
-        pending.spawn(function.invoke(invocation()));
+        pending.spawn(function.invoke(invocation()).answer);
         sent += 1;
     }
     while let Some(done) = pending.join_next().await {
         done.map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())?;
         if sent < calls {
-            pending.spawn(function.invoke(invocation()));
+            pending.spawn(function.invoke(invocation()).answer);
             sent += 1;
         }
     }

@@ -10,12 +10,15 @@
 //!   the local runner's function folder, dependency install and compile phase.
 //! - [`server`]: the accept loop, connection limits, graceful shutdown.
 //! - [`service`]: the request path (routes, body limit, invocation, metrics, access log).
+//! - [`deadline`]: every call's deadline: the race, the 408, the calls that could not be
+//!   stopped.
 //! - [`respond`]: the one place that maps failures to HTTP statuses.
 //! - [`metrics`], [`access_log`]: what each request records.
 
 pub mod access_log;
 pub mod cli;
 pub mod compile;
+pub mod deadline;
 pub mod deps;
 pub mod loading;
 pub mod metrics;
@@ -132,6 +135,7 @@ fn build_app(settings: &Settings, prepared: Prepared) -> Result<App, StartError>
         access_log,
         timeout: f.timeout,
         max_body_bytes: settings.server.max_body_bytes,
+        tolerated_abandoned: settings.concurrency,
     }))
 }
 

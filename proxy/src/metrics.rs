@@ -145,8 +145,9 @@ impl Metrics {
         }
     }
 
-    /// The text exposition, with the engine's gauges refreshed.
-    pub fn render(&self, engine: EngineStats) -> Vec<u8> {
+    /// The text exposition, with the engine's gauges refreshed (`abandoned`: the calls past
+    /// their deadline that could not be stopped and still run).
+    pub fn render(&self, engine: EngineStats, abandoned: usize) -> Vec<u8> {
         self.engine
             .with_label_values(&["queued"])
             .set(gauge(engine.queued));
@@ -155,7 +156,7 @@ impl Metrics {
             .set(gauge(engine.running));
         self.engine
             .with_label_values(&["abandoned"])
-            .set(gauge(engine.abandoned));
+            .set(gauge(abandoned));
         let mut out = Vec::with_capacity(8 * 1024);
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
             tracing::error!("cannot encode metrics: {e}");
@@ -188,7 +189,7 @@ mod tests {
     use super::*;
 
     fn text(m: &Metrics) -> String {
-        String::from_utf8(m.render(EngineStats::default())).expect("utf-8")
+        String::from_utf8(m.render(EngineStats::default(), 0)).expect("utf-8")
     }
 
     #[test]

@@ -8,7 +8,11 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// tokio's clock (the std one, unless a test paused it), so that in-process tests on a paused
+// clock see deadlines and durations on the same clock as the timers.
+use tokio::time::Instant;
 
 use bytes::Bytes;
 use fnhost_loader_api::{CallStart, EventMeta, Function, Invocation, Response, decode_data};
@@ -17,6 +21,7 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Body;
 
 use crate::access_log::{AccessLog, Entry};
+use crate::deadline::{self, Overdue};
 use crate::metrics::{self, Metrics};
 use crate::respond::{self, RequestError};
 
@@ -31,6 +36,7 @@ pub struct App {
     access_log: Arc<AccessLog>,
     timeout: Duration,
     max_body_bytes: u64,
+    overdue: Arc<Overdue>,
 }
 
 /// What [`App::new`] needs.
@@ -47,6 +53,8 @@ pub struct AppParts {
     pub timeout: Duration,
     /// Largest request body.
     pub max_body_bytes: u64,
+    /// Abandoned calls tolerated before `/healthz` fails (the function's threads).
+    pub tolerated_abandoned: usize,
 }
 
 enum Route {
@@ -74,6 +82,7 @@ impl App {
             access_log: parts.access_log,
             timeout: parts.timeout,
             max_body_bytes: parts.max_body_bytes,
+            overdue: Overdue::new(parts.tolerated_abandoned),
         }
     }
 
@@ -151,23 +160,31 @@ impl App {
     }
 
     fn healthz(&self) -> Response {
-        if self.function.healthy() {
-            respond::plain(StatusCode::OK, "OK")
-        } else {
-            let stats = self.function.stats();
+        if !self.overdue.healthy() {
             tracing::error!(
-                abandoned = stats.abandoned,
+                abandoned = self.overdue.abandoned(),
                 "unhealthy: too many calls could not be stopped"
             );
             respond::plain(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unhealthy: too many timed-out calls could not be stopped\n",
             )
+        } else if !self.function.healthy() {
+            tracing::error!("unhealthy: the engine cannot take calls any more");
+            respond::plain(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unhealthy: the engine cannot take calls any more\n",
+            )
+        } else {
+            respond::plain(StatusCode::OK, "OK")
         }
     }
 
     fn metrics_page(&self) -> Response {
-        Response::ok(self.metrics.render(self.function.stats())).with_header(
+        let page = self
+            .metrics
+            .render(self.function.stats(), self.overdue.abandoned());
+        Response::ok(page).with_header(
             header::CONTENT_TYPE,
             http::HeaderValue::from_static(metrics::CONTENT_TYPE),
         )
@@ -210,10 +227,11 @@ impl App {
             headers: parts.headers,
             body,
             remote_addr: Some(peer),
-            deadline: started + self.timeout,
+            deadline: (started + self.timeout).into_std(),
         };
-        let call_started = Instant::now();
-        let result = self.function.invoke(invocation).await;
+        let (deadline, call_started) = (started + self.timeout, Instant::now());
+        let call = self.function.invoke(invocation);
+        let result = deadline::answer_by(call, deadline, self.timeout, &self.overdue).await;
         self.metrics.record_call(
             method,
             call_started.elapsed(),

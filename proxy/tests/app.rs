@@ -13,7 +13,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use fnhost_loader_api::{EngineStats, Function, Invocation, InvokeError, InvokeFuture, Response};
+use fnhost_loader_api::{
+    Call, EngineStats, Function, Invocation, InvokeError, Response, Stop, Stopped,
+};
 use fnhost_proxy::access_log::AccessLog;
 use fnhost_proxy::metrics::Metrics;
 use fnhost_proxy::service::{App, AppParts};
@@ -26,51 +28,71 @@ enum Behaviour {
     /// Answers at once: the body back, the data kind in `x-data`, and a framing header it
     /// must not be able to set.
     Echo,
-    /// Runs until the call's deadline, then reports the timeout (as every engine must).
-    UntilDeadline,
+    /// Never answers on its own. Stopped, it reports `stopped`; abandoned, its code returns
+    /// `returns_after` later.
+    Stuck {
+        stopped: Stopped,
+        returns_after: Duration,
+    },
     /// Answers after this long.
     After(Duration),
     /// Waits this long for an engine slot, then starts (if it still may) and answers.
     QueuedFor(Duration),
 }
 
+/// What the fake saw.
+#[derive(Default)]
+struct Seen {
+    calls: AtomicUsize,
+    stops: AtomicUsize,
+}
+
 struct Fake {
     behaviour: Behaviour,
-    calls: Arc<AtomicUsize>,
+    seen: Arc<Seen>,
     healthy: bool,
 }
 
 impl Function for Fake {
-    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        let behaviour = self.behaviour;
-        Box::pin(async move {
-            match behaviour {
-                Behaviour::Echo => Response::from_parts(
+    fn invoke(&self, invocation: Invocation) -> Call {
+        self.seen.calls.fetch_add(1, Ordering::SeqCst);
+        match self.behaviour {
+            Behaviour::Echo => {
+                let answer = Response::from_parts(
                     201,
                     [
                         ("x-data".to_owned(), invocation.data.as_str().to_owned()),
                         ("content-length".to_owned(), "999".to_owned()),
                     ],
                     invocation.body,
-                ),
-                Behaviour::UntilDeadline => {
-                    tokio::time::sleep_until(invocation.deadline.into()).await;
-                    Err(InvokeError::Timeout(Duration::from_secs(3)))
-                }
-                Behaviour::After(delay) => {
+                );
+                Call::new(
+                    Box::pin(std::future::ready(answer)),
+                    Stop::by_dropping_the_answer(),
+                )
+            }
+            Behaviour::Stuck {
+                stopped,
+                returns_after,
+            } => self.stuck(stopped, returns_after),
+            Behaviour::After(delay) => Call::new(
+                Box::pin(async move {
                     tokio::time::sleep(delay).await;
                     Ok(Response::ok("late"))
-                }
-                Behaviour::QueuedFor(wait) => {
+                }),
+                Stop::by_dropping_the_answer(),
+            ),
+            Behaviour::QueuedFor(wait) => Call::new(
+                Box::pin(async move {
                     tokio::time::sleep(wait).await;
                     if !invocation.start.begin() {
                         return Err(InvokeError::ClientGone);
                     }
                     Ok(Response::ok("ran"))
-                }
-            }
-        })
+                }),
+                Stop::by_dropping_the_answer(),
+            ),
+        }
     }
 
     fn describe(&self) -> String {
@@ -86,11 +108,32 @@ impl Function for Fake {
     }
 }
 
-fn app(behaviour: Behaviour, healthy: bool) -> (Arc<App>, Arc<AtomicUsize>) {
-    let calls = Arc::new(AtomicUsize::new(0));
+impl Fake {
+    /// A call that runs until stopped; abandoned, its code returns `returns_after` later.
+    fn stuck(&self, stopped: Stopped, returns_after: Duration) -> Call {
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let answer = async move {
+            let _ = released.await;
+            Ok(Response::ok("finally"))
+        };
+        let seen = self.seen.clone();
+        let stop = Stop::new(move || {
+            seen.stops.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                tokio::time::sleep(returns_after).await;
+                let _ = release.send(());
+            });
+            Box::pin(std::future::ready(stopped))
+        });
+        Call::new(Box::pin(answer), stop)
+    }
+}
+
+fn app(behaviour: Behaviour, healthy: bool) -> (Arc<App>, Arc<Seen>) {
+    let seen = Arc::new(Seen::default());
     let function = Box::new(Fake {
         behaviour,
-        calls: calls.clone(),
+        seen: seen.clone(),
         healthy,
     });
     let app = App::new(AppParts {
@@ -100,8 +143,9 @@ fn app(behaviour: Behaviour, healthy: bool) -> (Arc<App>, Arc<AtomicUsize>) {
         access_log: AccessLog::start(false).expect("access log"),
         timeout: Duration::from_secs(3),
         max_body_bytes: 1024,
+        tolerated_abandoned: 1,
     });
-    (Arc::new(app), calls)
+    (Arc::new(app), seen)
 }
 
 fn request(
@@ -145,7 +189,7 @@ async fn metrics(app: &Arc<App>) -> String {
 
 #[tokio::test(start_paused = true)]
 async fn the_function_sees_the_decided_data_and_cannot_set_framing_headers() {
-    let (app, calls) = app(Behaviour::Echo, true);
+    let (app, seen) = app(Behaviour::Echo, true);
     let (status, headers, body) = send(
         &app,
         request(Method::POST, "/", Some("application/json"), "[1]"),
@@ -157,17 +201,17 @@ async fn the_function_sees_the_decided_data_and_cannot_set_framing_headers() {
     assert_eq!(body, "[1]");
     let (_, headers, _) = send(&app, request(Method::POST, "/", Some("text/plain"), "[1")).await;
     assert_eq!(headers["x-data"], "raw");
-    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn invalid_json_is_answered_without_calling_the_function() {
-    let (app, calls) = app(Behaviour::Echo, true);
+    let (app, seen) = app(Behaviour::Echo, true);
     let json = Some("application/json; charset=utf-8");
     let (status, _, body) = send(&app, request(Method::POST, "/", json, "{\"a\":")).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(body.contains("not valid JSON"), "{body}");
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
     let page = metrics(&app).await;
     assert!(
         page.contains("function_calls_total{method=\"POST\"} 0"),
@@ -178,27 +222,39 @@ async fn invalid_json_is_answered_without_calling_the_function() {
 
 #[tokio::test(start_paused = true)]
 async fn a_body_over_the_limit_is_413_without_calling_the_function() {
-    let (app, calls) = app(Behaviour::Echo, true);
+    let (app, seen) = app(Behaviour::Echo, true);
     let (status, _, _) = send(&app, request(Method::POST, "/", None, &"x".repeat(1025))).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+const STOPPED_IN_PLACE: Behaviour = Behaviour::Stuck {
+    stopped: Stopped::InPlace,
+    returns_after: Duration::ZERO,
+};
+
+/// Abandoned calls whose code returns ten seconds after they were given up.
+const ABANDONED: Behaviour = Behaviour::Stuck {
+    stopped: Stopped::Abandoned,
+    returns_after: Duration::from_secs(10),
+};
+
+async fn healthz(app: &Arc<App>) -> StatusCode {
+    send(app, request(Method::GET, "/healthz", None, ""))
+        .await
+        .0
 }
 
 #[tokio::test(start_paused = true)]
 async fn a_call_past_its_deadline_is_408_at_the_deadline_and_counts_as_a_failure() {
-    let (app, _) = app(Behaviour::UntilDeadline, true);
+    let (app, seen) = app(STOPPED_IN_PLACE, true);
     let started = tokio::time::Instant::now();
     let (status, _, body) = send(&app, request(Method::GET, "/", None, "")).await;
     assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
     assert_eq!(body, "Timeout while processing the function\n");
-    // The deadline is a std `Instant` (real time) and the test clock is tokio's paused one, so
-    // the two differ by the little real time the test took; what matters is that the answer
-    // came at the deadline, not at any later timer.
-    let elapsed = started.elapsed();
-    assert!(
-        elapsed >= Duration::from_secs(3) && elapsed < Duration::from_secs(4),
-        "{elapsed:?}"
-    );
+    // The proxy keeps deadlines on tokio's clock, paused here: the answer comes exactly at
+    // the deadline, not at any later timer.
+    assert_eq!(started.elapsed(), Duration::from_secs(3));
     let page = metrics(&app).await;
     assert!(
         page.contains("function_calls_total{method=\"GET\"} 1"),
@@ -208,17 +264,90 @@ async fn a_call_past_its_deadline_is_408_at_the_deadline_and_counts_as_a_failure
         page.contains("function_failures_total{method=\"GET\"} 1"),
         "{page}"
     );
+    assert_eq!(
+        seen.stops.load(Ordering::SeqCst),
+        1,
+        "the engine was asked to stop it"
+    );
+    assert!(
+        page.contains("fnhost_engine_calls{state=\"abandoned\"} 0"),
+        "{page}"
+    );
+}
+
+/// An engine that cannot stop its call gives up the thread; the proxy counts the call until
+/// its code returns, and more such calls than the function's threads fail `/healthz`.
+#[tokio::test(start_paused = true)]
+async fn calls_that_cannot_be_stopped_count_as_abandoned_until_they_return() {
+    let (app, seen) = app(ABANDONED, true);
+    for _ in 0..2 {
+        let (status, _, _) = send(&app, request(Method::GET, "/", None, "")).await;
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+    }
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    assert_eq!(seen.stops.load(Ordering::SeqCst), 2);
+    let page = metrics(&app).await;
+    assert!(
+        page.contains("fnhost_engine_calls{state=\"abandoned\"} 2"),
+        "{page}"
+    );
+    assert_eq!(
+        healthz(&app).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "two abandoned, one thread"
+    );
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    let page = metrics(&app).await;
+    assert!(
+        page.contains("fnhost_engine_calls{state=\"abandoned\"} 0"),
+        "{page}"
+    );
+    assert_eq!(
+        healthz(&app).await,
+        StatusCode::OK,
+        "the stuck code returned"
+    );
+}
+
+/// The case native once got wrong: the client hangs up during a stuck call. The call is
+/// still stopped at its deadline, and counted as abandoned, so capacity and `/healthz` stay
+/// true.
+#[tokio::test(start_paused = true)]
+async fn a_stuck_call_whose_client_left_is_still_stopped_and_counted_at_its_deadline() {
+    let (app, seen) = app(ABANDONED, true);
+    let page = hang_up_then_metrics(&app).await;
+    assert!(
+        page.contains("function_calls_total{method=\"GET\"} 0"),
+        "not over yet: {page}"
+    );
+    hang_up_then_metrics(&app).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        seen.stops.load(Ordering::SeqCst),
+        2,
+        "both stopped at their deadline"
+    );
+    let page = metrics(&app).await;
+    assert!(
+        page.contains("function_failures_total{method=\"GET\"} 2"),
+        "{page}"
+    );
+    assert!(
+        page.contains("fnhost_engine_calls{state=\"abandoned\"} 2"),
+        "{page}"
+    );
+    assert_eq!(healthz(&app).await, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 #[tokio::test(start_paused = true)]
 async fn healthz_and_metrics_are_the_proxys_and_report_an_unhealthy_engine() {
-    let (app, calls) = app(Behaviour::Echo, false);
+    let (app, seen) = app(Behaviour::Echo, false);
     let (status, _, body) = send(&app, request(Method::GET, "/healthz", None, "")).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(body.starts_with("unhealthy"), "{body}");
     let (status, _, _) = send(&app, request(Method::HEAD, "/metrics", None, "")).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(calls.load(Ordering::SeqCst), 0);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
     let (status, _, _) = send(&app, request(Method::POST, "/healthz", None, "x")).await;
     assert_eq!(
         status,
@@ -243,9 +372,9 @@ async fn hang_up_then_metrics(app: &Arc<App>) -> String {
 /// its own task and is counted (and logged, as 499) all the same.
 #[tokio::test(start_paused = true)]
 async fn a_call_whose_client_left_is_still_counted() {
-    let (app, calls) = app(Behaviour::After(Duration::from_secs(1)), true);
+    let (app, seen) = app(Behaviour::After(Duration::from_secs(1)), true);
     let page = hang_up_then_metrics(&app).await;
-    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
     assert!(
         page.contains("function_calls_total{method=\"GET\"} 1"),
         "a call whose client left is still counted: {page}"

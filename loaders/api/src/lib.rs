@@ -11,29 +11,31 @@
 //! | phase | called | may block? | typical work |
 //! |---|---|---|---|
 //! | [`Loader::load`] | once per process, before the server reports ready | yes | start the interpreter, import the module, compile |
-//! | [`Function::invoke`] | once per request, from a tokio worker | **no**: return a future | hand the call to the engine's own threads |
+//! | [`Function::invoke`] | once per request, from a tokio worker | **no**: return a [`Call`] | hand the call to the engine's own threads |
+//! | [`Stop::stop`] | past the deadline, from a tokio worker | **no**: return a future | interrupt the call, or give up its thread |
 //!
 //! # Layout
 //!
 //! - [`invocation`]: the request as a loader sees it ([`Invocation`], [`EventMeta`]).
 //! - [`event`]: the Kubeless event decided once for every runtime: [`DataKind`] (what the
 //!   body is as `event.data`, invalid JSON refused) and the function's [`Context`].
+//! - [`call`]: one started call ([`Call`]: its answer, and how to [`Stop`] it).
 //! - [`response`]: what a function produces ([`Response`]).
 //! - [`error`]: [`LoadError`], [`InvokeError`] and the closed [`ErrorKind`] used for HTTP
 //!   mapping and metric labels.
 //! - [`spec`]: [`FunctionSpec`], everything a loader needs to load one function.
 #![deny(missing_docs)]
 
+pub mod call;
 pub mod error;
 pub mod event;
 pub mod invocation;
 pub mod response;
 pub mod spec;
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+pub use call::{Call, InvokeFuture, Stop, StopFuture, Stopped};
 pub use error::{ErrorKind, InvokeError, LoadError};
 pub use event::{Context, DataKind, InvalidJson, decode_data};
 pub use invocation::{CallStart, EventMeta, Invocation};
@@ -45,29 +47,25 @@ pub use spec::{FunctionSpec, Isolation, parse_quantity};
 /// worker and the embedded engine) run it before their own code, so neither has a copy.
 pub const KUBELESS_JS: &str = include_str!("../js/kubeless.js");
 
-/// The future returned by [`Function::invoke`].
-pub type InvokeFuture = Pin<Box<dyn Future<Output = Result<Response, InvokeError>> + Send>>;
-
 /// A loaded function, ready to serve requests.
 ///
 /// Implementations own whatever engine runs the code (an interpreter on its own threads, a
 /// Wasm store, a worker process). `invoke` must not block the calling tokio thread.
 pub trait Function: Send + Sync {
-    /// Starts one call. The returned future resolves when the function answered, failed, or
-    /// ran past [`Invocation::deadline`]; in the last case it resolves to
-    /// [`InvokeError::Timeout`] and the loader stops the running call (or, where it cannot be
-    /// stopped in place, isolates it) so that the process keeps serving.
-    ///
-    /// Dropping the future before it resolves does not cancel the call: the loader still
-    /// enforces the deadline.
-    fn invoke(&self, invocation: Invocation) -> InvokeFuture;
+    /// Starts (or queues) one call. The proxy awaits [`Call::answer`] until
+    /// [`Invocation::deadline`]; past it the proxy answers 408 itself and asks
+    /// [`Call::stop`], and the engine stops the call in place or abandons it (gives up its
+    /// thread and replaces it) so that the process keeps its capacity. The engine never needs
+    /// its own timer for the deadline, though it may use the deadline where its engine can
+    /// (an epoch or interrupt check that stops the guest exactly on time).
+    fn invoke(&self, invocation: Invocation) -> Call;
 
     /// A short human description for the startup log, e.g. `python 3.11.2 (16 threads)`.
     fn describe(&self) -> String;
 
-    /// `false` once the function can no longer serve (for example too many calls are stuck
-    /// in code that cannot be interrupted). The proxy reports it on `/healthz` so that the
-    /// orchestrator replaces the process.
+    /// `false` once the engine can no longer serve (its isolates or workers are gone and
+    /// cannot be replaced). The proxy reports it on `/healthz` so that the orchestrator
+    /// replaces the process; calls the engine could not stop are the proxy's own count.
     fn healthy(&self) -> bool {
         true
     }
@@ -83,11 +81,8 @@ pub trait Function: Send + Sync {
 pub struct EngineStats {
     /// Calls waiting for a thread, isolate or worker.
     pub queued: usize,
-    /// Calls running now.
+    /// Calls running now (abandoned ones included, as long as their code runs).
     pub running: usize,
-    /// Calls that ran past their deadline and could not be stopped (their thread or worker
-    /// was given up).
-    pub abandoned: usize,
 }
 
 /// Counts one in a load counter (a call waiting, a call running, a live isolate) for as long

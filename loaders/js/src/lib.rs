@@ -28,8 +28,8 @@ use std::sync::atomic::Ordering;
 
 use crossbeam_channel::Sender;
 use fnhost_loader_api::{
-    Counted, EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError,
-    Loader,
+    Call, Counted, EngineStats, Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader,
+    Stop,
 };
 use serde_json::json;
 
@@ -147,31 +147,29 @@ pub fn load_config(spec: &FunctionSpec) -> String {
 }
 
 impl Function for JsFunction {
-    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+    fn invoke(&self, invocation: Invocation) -> Call {
         let (reply, answer) = tokio::sync::oneshot::channel();
-        let deadline = invocation.deadline;
-        let timeout = self.setup.timeout;
         let job = Job {
             call_json: call_json(&invocation),
-            deadline,
+            deadline: invocation.deadline,
             reply,
             start: invocation.start.clone(),
         };
-        let sent = self.jobs.send(job);
-        Box::pin(async move {
-            if sent.is_err() {
-                return Err(InvokeError::Unavailable(
-                    "the JavaScript isolates have stopped".to_owned(),
-                ));
-            }
-            match tokio::time::timeout_at(deadline.into(), answer).await {
-                Ok(Ok(outcome)) => outcome,
-                Ok(Err(_)) => Err(InvokeError::Unavailable(
+        if self.jobs.send(job).is_err() {
+            return Call::failed(InvokeError::Unavailable(
+                "the JavaScript isolates have stopped".to_owned(),
+            ));
+        }
+        let answer = async move {
+            answer.await.unwrap_or_else(|_| {
+                Err(InvokeError::Unavailable(
                     "the JavaScript isolate stopped during the call".to_owned(),
-                )),
-                Err(_) => Err(InvokeError::Timeout(timeout)),
-            }
-        })
+                ))
+            })
+        };
+        // The isolate's interrupt check stops the script at the call's deadline by itself
+        // (and a job still queued then is skipped), so stopping only stops waiting.
+        Call::new(Box::pin(answer), Stop::by_dropping_the_answer())
     }
 
     fn describe(&self) -> String {
@@ -188,7 +186,6 @@ impl Function for JsFunction {
         EngineStats {
             queued: self.jobs.len(),
             running: self.setup.running.load(Ordering::Relaxed),
-            abandoned: 0,
         }
     }
 }

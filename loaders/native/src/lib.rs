@@ -18,12 +18,11 @@ pub mod library;
 pub mod pool;
 pub mod worker;
 
-use std::future::Future;
 use std::sync::Arc;
 
 use fnhost_loader_api::{
-    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Isolation,
-    LoadError, Loader,
+    Call, EngineStats, Function, FunctionSpec, Invocation, InvokeError, Isolation, LoadError,
+    Loader, Stop,
 };
 use fnhost_workers::WorkerCommand;
 use tokio::sync::oneshot;
@@ -53,7 +52,6 @@ impl Loader for NativeLoader {
         Ok(Box::new(NativeFunction {
             pool,
             threads,
-            timeout: spec.timeout,
             path: library::library_path(spec),
         }))
     }
@@ -100,30 +98,33 @@ pub fn worker_args(spec: &FunctionSpec) -> Vec<String> {
 pub struct NativeFunction {
     pool: Arc<Pool>,
     threads: usize,
-    timeout: std::time::Duration,
     path: std::path::PathBuf,
 }
 
 impl Function for NativeFunction {
-    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        let pool = self.pool.clone();
-        let deadline = invocation.deadline;
+    fn invoke(&self, invocation: Invocation) -> Call {
         let (reply, answer) = oneshot::channel();
         let state = Arc::new(JobState::default());
-        let timeout = self.timeout;
         let job = Job {
             invocation,
             reply,
             state: state.clone(),
         };
-        Box::pin(async move {
-            if !pool.submit(job) {
-                return Err(InvokeError::Unavailable(
-                    "the native thread pool stopped".to_owned(),
-                ));
-            }
-            wait(answer, deadline, timeout, &pool, &state).await
-        })
+        if !self.pool.submit(job) {
+            return Call::failed(InvokeError::Unavailable(
+                "the native thread pool stopped".to_owned(),
+            ));
+        }
+        let answer = async move {
+            answer.await.unwrap_or_else(|_| {
+                Err(InvokeError::Unavailable(
+                    "the native call was dropped".to_owned(),
+                ))
+            })
+        };
+        let pool = self.pool.clone();
+        let stop = Stop::new(move || Box::pin(std::future::ready(pool.stop(&state))));
+        Call::new(Box::pin(answer), stop)
     }
 
     fn describe(&self) -> String {
@@ -135,39 +136,11 @@ impl Function for NativeFunction {
         )
     }
 
-    fn healthy(&self) -> bool {
-        self.pool
-            .abandoned
-            .load(std::sync::atomic::Ordering::Relaxed)
-            <= self.threads
-    }
-
     fn stats(&self) -> EngineStats {
         use std::sync::atomic::Ordering::Relaxed;
         EngineStats {
             queued: self.pool.queued.load(Relaxed),
             running: self.pool.running.load(Relaxed),
-            abandoned: self.pool.abandoned.load(Relaxed),
-        }
-    }
-}
-
-fn wait(
-    answer: oneshot::Receiver<Result<fnhost_loader_api::Response, InvokeError>>,
-    deadline: std::time::Instant,
-    timeout: std::time::Duration,
-    pool: &Arc<Pool>,
-    state: &Arc<JobState>,
-) -> impl Future<Output = Result<fnhost_loader_api::Response, InvokeError>> {
-    let (pool, state) = (pool.clone(), state.clone());
-    async move {
-        tokio::select! {
-            biased;
-            outcome = answer => outcome.unwrap_or_else(|_| Err(InvokeError::Unavailable("the native call was dropped".to_owned()))),
-            () = tokio::time::sleep_until(deadline.into()) => {
-                pool.give_up(&state);
-                Err(InvokeError::Timeout(timeout))
-            }
         }
     }
 }

@@ -1,16 +1,16 @@
 //! The threads that call native handlers.
 //!
-//! A native call cannot be interrupted in-process. When one runs past its deadline the
-//! client gets 408 at once (the caller stops waiting), the thread is counted as *abandoned*,
-//! and a fresh thread takes its place so the pool keeps its capacity. When the stuck call
-//! returns, its thread retires. Past `concurrency` abandoned calls the function reports itself
-//! unhealthy, so `/healthz` fails and Kubernetes replaces the pod (see `docs/native-abi.md`).
+//! A native call cannot be interrupted in-process. When the proxy stops one past its deadline
+//! (it has answered 408 already), a call still queued is dropped; a running one is
+//! *abandoned*: a fresh thread takes its place so the pool keeps its capacity, and the proxy
+//! counts the call until it returns. When the stuck call returns, its thread retires (see
+//! `docs/native-abi.md`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
-use fnhost_loader_api::{Invocation, InvokeError, Response};
+use fnhost_loader_api::{Invocation, InvokeError, Response, Stopped};
 use tokio::sync::oneshot;
 
 use crate::abi::HandlerFn;
@@ -53,10 +53,8 @@ pub struct Pool {
     /// Keeps the library mapped while any thread may call into it.
     _library: Arc<libloading::Library>,
     context: Context,
-    /// Calls running now.
+    /// Calls running now (abandoned ones included).
     pub running: AtomicUsize,
-    /// Calls given up on that have not returned yet.
-    pub abandoned: AtomicUsize,
     /// Jobs waiting for a thread.
     pub queued: AtomicUsize,
 }
@@ -76,7 +74,6 @@ impl Pool {
             _library: loaded.library.clone(),
             context,
             running: AtomicUsize::new(0),
-            abandoned: AtomicUsize::new(0),
             queued: AtomicUsize::new(0),
         });
         for _ in 0..threads.max(1) {
@@ -91,21 +88,22 @@ impl Pool {
         self.jobs.send(job).is_ok()
     }
 
-    /// The caller gives up on a call (its deadline passed). A call still queued is dropped;
-    /// a running one is abandoned and its thread replaced.
-    pub fn give_up(self: &Arc<Self>, state: &JobState) {
+    /// Stops a call past its deadline. A call still queued is dropped; a running one is
+    /// abandoned and its thread replaced.
+    pub fn stop(self: &Arc<Self>, state: &JobState) -> Stopped {
         if state.swap(QUEUED, ABANDONED) {
-            return;
+            return Stopped::InPlace;
         }
-        if state.swap(RUNNING, ABANDONED) {
-            self.abandoned.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(
-                "a native call ran past its deadline and cannot be interrupted; its thread is abandoned and replaced"
-            );
-            if let Err(e) = self.spawn_thread() {
-                tracing::error!("cannot start a replacement native thread: {e}");
-            }
+        if !state.swap(RUNNING, ABANDONED) {
+            return Stopped::InPlace; // it has just answered
         }
+        tracing::warn!(
+            "a native call ran past its deadline and cannot be interrupted; its thread is given up and replaced"
+        );
+        if let Err(e) = self.spawn_thread() {
+            tracing::error!("cannot start a replacement native thread: {e}");
+        }
+        Stopped::Abandoned
     }
 
     fn spawn_thread(self: &Arc<Self>) -> std::io::Result<()> {
@@ -130,13 +128,13 @@ impl Pool {
             self.running.fetch_add(1, Ordering::Relaxed);
             let outcome = call::run(self.handler, &job.invocation, &self.context);
             self.running.fetch_sub(1, Ordering::Relaxed);
-            if !job.state.swap(RUNNING, DONE) {
-                // Abandoned: a replacement took this thread's place.
-                self.abandoned.fetch_sub(1, Ordering::Relaxed);
+            let retire = !job.state.swap(RUNNING, DONE);
+            // The proxy still waits for an abandoned call, to know when it is over.
+            let _ = job.reply.send(outcome);
+            if retire {
                 tracing::warn!("an abandoned native call finally returned; its thread retires");
                 return;
             }
-            let _ = job.reply.send(outcome);
         }
     }
 }

@@ -11,7 +11,9 @@ use std::process::Command;
 use std::time::Duration;
 
 use bytes::Bytes;
-use fnhost_loader_api::{Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader};
+use fnhost_loader_api::{
+    Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader, Stopped,
+};
 use fnhost_loader_native::NativeLoader;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 
@@ -72,7 +74,7 @@ fn runtime() -> tokio::runtime::Runtime {
 fn init_runs_once_and_the_handler_answers() {
     let (_dir, f) = load("hello", Duration::from_secs(5));
     let response = runtime()
-        .block_on(f.invoke(invocation("", Duration::from_secs(5))))
+        .block_on(f.invoke(invocation("", Duration::from_secs(5))).answer)
         .expect("ok");
     assert_eq!(
         (response.status.as_u16(), &response.body[..]),
@@ -85,7 +87,10 @@ fn init_runs_once_and_the_handler_answers() {
 fn the_request_and_context_reach_the_function() {
     let (_dir, f) = load("echo", Duration::from_secs(5));
     let response = runtime()
-        .block_on(f.invoke(invocation(r#"{"it-s": "alive"}"#, Duration::from_secs(5))))
+        .block_on(
+            f.invoke(invocation(r#"{"it-s": "alive"}"#, Duration::from_secs(5)))
+                .answer,
+        )
         .expect("ok");
     let header = |name: &str| {
         response
@@ -108,7 +113,7 @@ fn the_request_and_context_reach_the_function() {
 fn status_and_repeated_headers_pass_through() {
     let (_dir, f) = load("created", Duration::from_secs(5));
     let response = runtime()
-        .block_on(f.invoke(invocation("", Duration::from_secs(5))))
+        .block_on(f.invoke(invocation("", Duration::from_secs(5))).answer)
         .expect("ok");
     assert_eq!(response.status.as_u16(), 201);
     let cookies: Vec<&str> = response
@@ -123,7 +128,7 @@ fn status_and_repeated_headers_pass_through() {
 #[test]
 fn failures_and_bad_statuses_are_errors_with_the_message() {
     let (_dir, f) = load("fail", Duration::from_secs(5));
-    match runtime().block_on(f.invoke(invocation("", Duration::from_secs(5)))) {
+    match runtime().block_on(f.invoke(invocation("", Duration::from_secs(5))).answer) {
         Err(InvokeError::FunctionFailed(detail)) => {
             assert!(detail.contains("returned 7: native boom"), "{detail}")
         }
@@ -131,13 +136,13 @@ fn failures_and_bad_statuses_are_errors_with_the_message() {
     }
     let (_dir, f) = load("bad_status", Duration::from_secs(5));
     let err = runtime()
-        .block_on(f.invoke(invocation("", Duration::from_secs(5))))
+        .block_on(f.invoke(invocation("", Duration::from_secs(5))).answer)
         .expect_err("bad status");
     assert!(matches!(err, InvokeError::BadReturn(_)), "{err:?}");
 }
 
 #[test]
-fn a_busy_loop_times_out_its_thread_is_replaced_and_calls_go_on() {
+fn a_busy_loop_stopped_is_abandoned_and_its_thread_replaced() {
     let dir = tempfile::tempdir().expect("tempdir");
     compile("behaviours.c", dir.path(), "libbehaviours");
     let timeout = Duration::from_millis(300);
@@ -145,28 +150,46 @@ fn a_busy_loop_times_out_its_thread_is_replaced_and_calls_go_on() {
         .load(&spec(dir.path(), "libbehaviours", "spin", timeout))
         .expect("loads");
     let rt = runtime();
-    let err = rt
-        .block_on(spin.invoke(invocation("", timeout)))
-        .expect_err("times out");
-    assert!(matches!(err, InvokeError::Timeout(_)), "{err:?}");
-    assert_eq!(spin.stats().abandoned, 1);
-    assert!(
-        spin.healthy(),
-        "one abandoned call of two threads is tolerated"
+    // Two threads; each stuck call given up is replaced, so the third call still runs.
+    for stuck in 1..=3 {
+        let call = spin.invoke(invocation("", timeout));
+        wait_until(|| spin.stats().running == stuck, "the call is running");
+        assert_eq!(rt.block_on(call.stop.stop()), Stopped::Abandoned);
+    }
+    assert_eq!(spin.stats().queued, 0);
+}
+
+#[test]
+fn a_call_stopped_while_queued_never_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    compile("behaviours.c", dir.path(), "libbehaviours");
+    let timeout = Duration::from_millis(300);
+    let mut one_thread = spec(dir.path(), "libbehaviours", "spin", timeout);
+    one_thread.concurrency = 1;
+    let spin = NativeLoader.load(&one_thread).expect("loads");
+    let rt = runtime();
+    let running = spin.invoke(invocation("", timeout));
+    wait_until(|| spin.stats().running == 1, "the first call is running");
+    let queued = spin.invoke(invocation("", timeout));
+    assert_eq!(rt.block_on(queued.stop.stop()), Stopped::InPlace);
+    assert_eq!(rt.block_on(running.stop.stop()), Stopped::Abandoned);
+    wait_until(
+        || spin.stats().queued == 0,
+        "the replacement thread drained the queue",
     );
-    let err = rt
-        .block_on(spin.invoke(invocation("", timeout)))
-        .expect_err("times out again");
-    assert!(matches!(err, InvokeError::Timeout(_)));
-    let err = rt
-        .block_on(spin.invoke(invocation("", timeout)))
-        .expect_err("and again");
-    assert!(matches!(err, InvokeError::Timeout(_)));
-    assert_eq!(spin.stats().abandoned, 3);
-    assert!(
-        !spin.healthy(),
-        "more abandoned calls than threads: /healthz fails so the pod is replaced"
-    );
+    assert_eq!(spin.stats().running, 1, "the stopped call never started");
+}
+
+/// Polls `done` (the engine's own threads move on their own time) for up to a minute.
+fn wait_until(done: impl Fn() -> bool, what: &str) {
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while !done() {
+        assert!(
+            std::time::Instant::now() < until,
+            "timed out waiting: {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 #[test]
@@ -231,7 +254,7 @@ fn a_rust_cdylib_speaks_the_abi_too() {
         Bytes::new(),
         Duration::from_secs(5),
     );
-    let response = runtime().block_on(f.invoke(call)).expect("ok");
+    let response = runtime().block_on(f.invoke(call).answer).expect("ok");
     assert_eq!(
         &response.body[..],
         b"hello kubeless from Rust (GET /greet, event ev-9)"

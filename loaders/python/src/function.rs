@@ -1,11 +1,10 @@
 //! The loaded Python function: how a call travels from a tokio task to an interpreter
-//! thread and back, and how its deadline is kept.
+//! thread and back, and how the proxy stops it past its deadline.
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
 
-use fnhost_loader_api::{EngineStats, Function, Invocation, InvokeError, InvokeFuture};
+use fnhost_loader_api::{Call, EngineStats, Function, Invocation, InvokeError, Stop, Stopped};
 use pyo3::prelude::*;
 
 use crate::call::{self, Loaded, Outcome};
@@ -19,18 +18,26 @@ pub(crate) struct Shared {
     pub(crate) loaded: Arc<Loaded>,
     pub(crate) stop: parking_lot::Mutex<StopSender>,
     pub(crate) description: String,
-    /// Abandoned threads tolerated before the function reports itself unhealthy.
-    pub(crate) max_abandoned: usize,
     pub(crate) event_loop: OnceLock<()>,
 }
 
 impl Shared {
-    fn request_stop(&self, job: Arc<Job>) {
+    /// Stops a job: at once when it is queued or done, else through the watchdog, which
+    /// sends what it achieved.
+    fn request_stop(&self, job: Arc<Job>) -> tokio::sync::oneshot::Receiver<Stopped> {
+        let (verdict, stopped) = tokio::sync::oneshot::channel();
         let action = job.cancel();
-        if action != CancelAction::Nothing {
+        if action == CancelAction::Nothing {
+            let _ = verdict.send(Stopped::InPlace);
+        } else {
             // The watchdog only stops when the process exits; a send error means it is gone.
-            let _ = self.stop.lock().send(StopRequest { job, action });
+            let _ = self.stop.lock().send(StopRequest {
+                job,
+                action,
+                verdict,
+            });
         }
+        stopped
     }
 }
 
@@ -40,49 +47,37 @@ pub struct PythonFunction {
 }
 
 impl Function for PythonFunction {
-    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
-        let deadline = invocation.deadline;
+    fn invoke(&self, invocation: Invocation) -> Call {
         let (job, reply) = Job::new(invocation);
         let job = Arc::new(job);
+        if !self.shared.pool.submit(job.clone()) {
+            return Call::failed(InvokeError::Unavailable(
+                "the interpreter is shutting down".to_owned(),
+            ));
+        }
+        let answer = async move {
+            reply.await.unwrap_or_else(|_| {
+                Err(InvokeError::Unavailable(
+                    "the interpreter dropped the call".to_owned(),
+                ))
+            })
+        };
         let shared = self.shared.clone();
-        Box::pin(async move {
-            if !shared.pool.submit(job.clone()) {
-                return Err(InvokeError::Unavailable(
-                    "the interpreter is shutting down".to_owned(),
-                ));
-            }
-            let mut guard = DeadlineGuard {
-                job: Some(job),
-                shared: shared.clone(),
-                deadline,
-            };
-            tokio::select! {
-                biased;
-                reply = reply => {
-                    guard.disarm();
-                    reply.unwrap_or_else(|_| Err(InvokeError::Unavailable("the interpreter dropped the call".to_owned())))
-                }
-                () = tokio::time::sleep_until(deadline.into()) => {
-                    guard.stop_now();
-                    Err(InvokeError::Timeout(shared.loaded.timeout))
-                }
-            }
-        })
+        let stop = Stop::new(move || {
+            let stopped = shared.request_stop(job);
+            Box::pin(async move { stopped.await.unwrap_or(Stopped::InPlace) })
+        });
+        Call::new(Box::pin(answer), stop)
     }
 
     fn describe(&self) -> String {
         self.shared.description.clone()
     }
 
-    fn healthy(&self) -> bool {
-        self.shared.pool.abandoned() <= self.shared.max_abandoned
-    }
-
     fn stats(&self) -> EngineStats {
         EngineStats {
             queued: self.shared.pool.queued(),
             running: self.shared.pool.running(),
-            abandoned: self.shared.pool.abandoned(),
         }
     }
 }
@@ -90,44 +85,6 @@ impl Function for PythonFunction {
 impl Drop for PythonFunction {
     fn drop(&mut self) {
         self.shared.pool.shutdown();
-    }
-}
-
-/// Keeps the deadline of a call whose caller stopped waiting (the client went away): the
-/// call is still stopped when its time is up.
-struct DeadlineGuard {
-    job: Option<Arc<Job>>,
-    shared: Arc<Shared>,
-    deadline: Instant,
-}
-
-impl DeadlineGuard {
-    fn disarm(&mut self) {
-        self.job = None;
-    }
-
-    fn stop_now(&mut self) {
-        if let Some(job) = self.job.take() {
-            self.shared.request_stop(job);
-        }
-    }
-}
-
-impl Drop for DeadlineGuard {
-    fn drop(&mut self) {
-        let Some(job) = self.job.take() else { return };
-        if job.is_finished() {
-            return;
-        }
-        let (shared, deadline) = (self.shared.clone(), self.deadline);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                tokio::time::sleep_until(deadline.into()).await;
-                if !job.is_finished() {
-                    shared.request_stop(job);
-                }
-            });
-        }
     }
 }
 
@@ -168,7 +125,7 @@ fn submit_async(py: Python<'_>, shared: &Arc<Shared>, job: Arc<Job>, awaitable: 
         Ok(future) => {
             if !job.set_async(future.unbind()) {
                 // Cancelled between the call and now: cancel the task right away.
-                shared.request_stop(job);
+                drop(shared.request_stop(job));
             }
         }
         Err(e) => job.finish(Err(InvokeError::Unavailable(

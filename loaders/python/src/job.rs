@@ -111,11 +111,6 @@ impl Job {
         matches!(self.state.load(Ordering::Acquire), CANCELLED | CANCELLING)
     }
 
-    /// `true` once the job has replied or was cancelled before running.
-    pub(crate) fn is_finished(&self) -> bool {
-        matches!(self.state.load(Ordering::Acquire), DONE | CANCELLED)
-    }
-
     /// Sends the reply (ignored if the caller stopped waiting) and frees the Python future.
     pub(crate) fn finish(&self, reply: Reply) {
         self.state.store(DONE, Ordering::Release);

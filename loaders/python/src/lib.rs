@@ -103,7 +103,6 @@ fn start_function(
         loaded: Arc::new(loaded),
         stop: parking_lot::Mutex::new(stop_tx),
         description,
-        max_abandoned: spec.concurrency.max(1),
         event_loop: OnceLock::new(),
     });
     let weak = Arc::downgrade(&shared);

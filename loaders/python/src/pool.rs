@@ -98,7 +98,6 @@ pub(crate) struct Pool {
     slots: Mutex<Vec<Arc<Slot>>>,
     next_index: AtomicUsize,
     running: AtomicUsize,
-    abandoned: AtomicUsize,
 }
 
 /// What a worker thread runs for each job, with the GIL held.
@@ -121,7 +120,6 @@ impl Pool {
             slots: Mutex::new(Vec::new()),
             next_index: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
-            abandoned: AtomicUsize::new(0),
         })
     }
 
@@ -161,13 +159,11 @@ impl Pool {
         self.slots.lock().clone()
     }
 
-    /// Marks a thread abandoned and returns how many are abandoned in all.
-    pub(crate) fn abandon(&self, slot: &Slot) -> usize {
-        if slot.abandoned.swap(true, Ordering::AcqRel) {
-            return self.abandoned.load(Ordering::Acquire);
+    /// Marks a thread abandoned: it leaves the pool and retires when its call returns.
+    pub(crate) fn abandon(&self, slot: &Slot) {
+        if !slot.abandoned.swap(true, Ordering::AcqRel) {
+            self.slots.lock().retain(|s| s.index != slot.index);
         }
-        self.slots.lock().retain(|s| s.index != slot.index);
-        self.abandoned.fetch_add(1, Ordering::AcqRel) + 1
     }
 
     /// Jobs waiting for a thread.
@@ -178,11 +174,6 @@ impl Pool {
     /// Calls running now.
     pub(crate) fn running(&self) -> usize {
         self.running.load(Ordering::Relaxed)
-    }
-
-    /// Threads abandoned so far (calls that could not be stopped).
-    pub(crate) fn abandoned(&self) -> usize {
-        self.abandoned.load(Ordering::Relaxed)
     }
 
     fn ensure_successor(&self, s: &mut Schedule) {

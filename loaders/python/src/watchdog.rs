@@ -1,8 +1,8 @@
 //! Stopping calls that ran past their deadline.
 //!
-//! The proxy-side future answers 408 at the deadline on its own; this thread then stops the
-//! code that is still running, with the GIL held so that "which job runs on which thread" is
-//! stable while it looks:
+//! The proxy answers 408 at the deadline on its own and asks the function to stop the call;
+//! this thread then stops the code that is still running, with the GIL held so that "which
+//! job runs on which thread" is stable while it looks, and tells the proxy what it achieved:
 //!
 //! 1. **Python code** (`while True: pass`): `PyThreadState_SetAsyncExc` raises
 //!    `fnhost.FunctionTimeout` in that thread at its next bytecode.
@@ -11,16 +11,18 @@
 //!    code that then returns to Python is stopped by step 1.
 //! 4. **Anything still running after [`STUCK_GRACE`]** (C code that retries on `EINTR`, a
 //!    lock held forever) cannot be stopped in-process: the thread is *abandoned* and a fresh
-//!    thread takes its place, so the server keeps its full capacity. When more than
-//!    `concurrency` threads are abandoned, the function reports itself unhealthy and
-//!    `/healthz` fails, so Kubernetes replaces the pod.
+//!    thread takes its place, so the server keeps its full capacity. The proxy counts the
+//!    call until it returns; when more than `concurrency` calls are abandoned, `/healthz`
+//!    fails, so Kubernetes replaces the pod.
 //! 5. **Async handlers**: the task is cancelled on the event loop.
 
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use fnhost_loader_api::Stopped;
 use pyo3::prelude::*;
+use tokio::sync::oneshot;
 
 use crate::job::{CancelAction, Job};
 use crate::pool::{Pool, RunJob, Slot};
@@ -32,12 +34,15 @@ pub(crate) const STUCK_GRACE: Duration = Duration::from_secs(1);
 pub(crate) struct StopRequest {
     pub(crate) job: Arc<Job>,
     pub(crate) action: CancelAction,
+    /// Where the outcome goes: stopped in place, or abandoned.
+    pub(crate) verdict: oneshot::Sender<Stopped>,
 }
 
 struct GraceCheck {
     due: Instant,
     slot: Arc<Slot>,
     job_id: u64,
+    verdict: oneshot::Sender<Stopped>,
 }
 
 /// Runs the watchdog loop until every sender is dropped.
@@ -56,7 +61,7 @@ pub(crate) fn run(
             .unwrap_or(Duration::from_secs(3600));
         match requests.recv_timeout(wait) {
             Ok(request) => {
-                if let Some(check) = stop(&request, pool, timeout_type) {
+                if let Some(check) = stop(request, pool, timeout_type) {
                     checks.push(check);
                 }
             }
@@ -67,16 +72,24 @@ pub(crate) fn run(
         let (due, later): (Vec<_>, Vec<_>) = checks.into_iter().partition(|c| c.due <= now);
         checks = later;
         for check in due {
-            abandon_if_stuck(&check, pool, run_job);
+            let verdict = abandon_if_stuck(&check, pool, run_job);
+            let _ = check.verdict.send(verdict);
         }
     }
 }
 
-fn stop(request: &StopRequest, pool: &Pool, timeout_type: &Py<PyAny>) -> Option<GraceCheck> {
-    Python::attach(|py| match request.action {
+/// Starts stopping one job; a thread interrupted is checked again after [`STUCK_GRACE`],
+/// anything else is stopped in place at once.
+fn stop(request: StopRequest, pool: &Pool, timeout_type: &Py<PyAny>) -> Option<GraceCheck> {
+    let StopRequest {
+        job,
+        action,
+        verdict,
+    } = request;
+    let check = Python::attach(|py| match action {
         CancelAction::Nothing => None,
         CancelAction::CancelTask => {
-            if let Some(future) = request.job.async_future(py)
+            if let Some(future) = job.async_future(py)
                 && let Err(e) = future.bind(py).call_method0("cancel")
             {
                 tracing::warn!("cannot cancel a timed-out async call: {e}");
@@ -84,18 +97,24 @@ fn stop(request: &StopRequest, pool: &Pool, timeout_type: &Py<PyAny>) -> Option<
             None
         }
         CancelAction::InterruptThread => {
-            let job_id = request.job.id();
+            let job_id = job.id();
             let slot = pool
                 .slots()
                 .into_iter()
                 .find(|s| s.current_job.load(std::sync::atomic::Ordering::Acquire) == job_id)?;
             interrupt(py, &slot, job_id, timeout_type);
-            Some(GraceCheck {
-                due: Instant::now() + STUCK_GRACE,
-                slot,
-                job_id,
-            })
+            Some((slot, job_id))
         }
+    });
+    let Some((slot, job_id)) = check else {
+        let _ = verdict.send(Stopped::InPlace);
+        return None;
+    };
+    Some(GraceCheck {
+        due: Instant::now() + STUCK_GRACE,
+        slot,
+        job_id,
+        verdict,
     })
 }
 
@@ -110,7 +129,7 @@ fn interrupt(py: Python<'_>, slot: &Slot, job_id: u64, timeout_type: &Py<PyAny>)
     tracing::debug!(thread = slot.index, job_id, "interrupting a timed-out call");
 }
 
-fn abandon_if_stuck(check: &GraceCheck, pool: &Arc<Pool>, run_job: &Arc<RunJob>) {
+fn abandon_if_stuck(check: &GraceCheck, pool: &Arc<Pool>, run_job: &Arc<RunJob>) -> Stopped {
     let still_running = Python::attach(|_py| {
         check
             .slot
@@ -119,18 +138,18 @@ fn abandon_if_stuck(check: &GraceCheck, pool: &Arc<Pool>, run_job: &Arc<RunJob>)
             == check.job_id
     });
     if !still_running {
-        return;
+        return Stopped::InPlace;
     }
-    let abandoned = pool.abandon(&check.slot);
+    pool.abandon(&check.slot);
     tracing::warn!(
         thread = check.slot.index,
-        abandoned,
         "a timed-out call did not stop within {STUCK_GRACE:?} (it is blocked in code that cannot be \
          interrupted); its thread is abandoned and replaced"
     );
     if let Err(e) = pool.spawn_thread(run_job.clone()) {
         tracing::error!("cannot start a replacement interpreter thread: {e}");
     }
+    Stopped::Abandoned
 }
 
 /// The sending half, held by the function.

@@ -1,12 +1,12 @@
 //! A loaded Wasm function: at most `FNHOST_THREADS` calls at once (one pool slot each), each
-//! bounded by the call's deadline; a call's future owns its slot and store, so it frees them
-//! however it ends.
+//! trapping at its deadline's epoch tick; a call's future owns its slot and store, so it
+//! frees them however it ends (the proxy drops it at the deadline).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fnhost_loader_api::{
-    Counted, EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, Response,
+    Call, Counted, EngineStats, Function, FunctionSpec, Invocation, InvokeError, Response, Stop,
 };
 use tokio::sync::Semaphore;
 
@@ -68,15 +68,14 @@ impl WasmFunction {
 }
 
 impl Function for WasmFunction {
-    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+    fn invoke(&self, invocation: Invocation) -> Call {
         let (guest, slots, load) = (self.guest.clone(), self.slots.clone(), self.load.clone());
         let timeout = self.timeout;
-        let deadline = tokio::time::Instant::from_std(invocation.deadline);
-        // One deadline for the whole call, waiting for a slot included. The epoch deadline
-        // stops a guest running wasm code; this one also ends a guest waiting in a host call
-        // (a WASI sleep). Everything the call holds (its slot, its store) is owned by this
-        // future, so dropping it at any point gives them back: no task of its own is needed.
-        let call = async move {
+        // The epoch deadline stops a guest running wasm code exactly on time; a guest waiting
+        // in a host call (a WASI sleep) or for a slot is stopped by the proxy dropping this
+        // future at the deadline. Everything the call holds (its slot, its store) is owned by
+        // the future, so dropping it at any point gives them back.
+        let answer = async move {
             let queued = Counted::new(&load.queued);
             let slot = slots
                 .acquire_owned()
@@ -89,14 +88,12 @@ impl Function for WasmFunction {
             let _running = Counted::new(&load.running);
             let outcome = guest.call(invocation).await;
             drop(slot);
-            outcome
+            outcome.map_err(|e| match e {
+                InvokeError::Timeout(_) => InvokeError::Timeout(timeout),
+                other => other,
+            })
         };
-        Box::pin(async move {
-            match tokio::time::timeout_at(deadline, call).await {
-                Ok(Err(InvokeError::Timeout(_))) | Err(_) => Err(InvokeError::Timeout(timeout)),
-                Ok(outcome) => outcome,
-            }
-        })
+        Call::new(Box::pin(answer), Stop::by_dropping_the_answer())
     }
 
     fn describe(&self) -> String {
@@ -111,7 +108,6 @@ impl Function for WasmFunction {
         EngineStats {
             queued: self.load.queued.load(Ordering::Relaxed),
             running: self.load.running.load(Ordering::Relaxed),
-            abandoned: 0,
         }
     }
 }

@@ -60,7 +60,7 @@ async fn a_c_module_reads_the_request_and_answers() {
         ..FunctionSpec::new("hello", "handle", dir.path())
     };
     let function = WasmLoader.load(&spec).unwrap();
-    let response = function.invoke(request()).await.unwrap();
+    let response = function.invoke(request()).answer.await.unwrap();
     assert_eq!(response.status.as_u16(), 202);
     assert_eq!(response.headers["content-type"], "text/plain");
     assert_eq!(
@@ -74,7 +74,7 @@ async fn a_c_module_reads_the_request_and_answers() {
             ..spec
         })
         .unwrap();
-    match failing.invoke(request()).await {
+    match failing.invoke(request()).answer.await {
         Err(InvokeError::FunctionFailed(detail)) => {
             assert!(detail.contains("fail returned 7"), "{detail}");
             assert!(detail.contains("C handler failed on purpose"), "{detail}");

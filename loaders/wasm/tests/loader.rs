@@ -11,7 +11,9 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use fnhost_loader_api::{Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader};
+use fnhost_loader_api::{
+    Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader, Stopped,
+};
 use fnhost_loader_wasm::WasmLoader;
 use fnhost_loader_wasm::cache::CACHE_DIR;
 
@@ -87,7 +89,11 @@ async fn abi_handler_answers_through_the_imports() {
     write_module(dir.path(), "m", &module(1, 1));
     let function = load(&spec(dir.path(), "m", "hello")).unwrap();
     for _ in 0..3 {
-        let response = function.invoke(get(Duration::from_secs(5))).await.unwrap();
+        let response = function
+            .invoke(get(Duration::from_secs(5)))
+            .answer
+            .await
+            .unwrap();
         assert_eq!(response.status.as_u16(), 201);
         assert_eq!(&response.body[..], b"hi");
     }
@@ -140,7 +146,7 @@ async fn a_pointer_outside_guest_memory_fails_the_call_only() {
     let dir = tempfile::tempdir().unwrap();
     write_module(dir.path(), "m", &module(1, 1));
     let function = load(&spec(dir.path(), "m", "stray")).unwrap();
-    match function.invoke(get(Duration::from_secs(5))).await {
+    match function.invoke(get(Duration::from_secs(5))).answer.await {
         Err(InvokeError::FunctionFailed(detail)) => {
             assert!(detail.contains("outside the module's memory"), "{detail}");
         }
@@ -148,33 +154,46 @@ async fn a_pointer_outside_guest_memory_fails_the_call_only() {
     }
 }
 
-/// Both ways a guest can overrun: spinning in wasm code (stopped by the epoch deadline) and
-/// waiting in a host call (a 5 s WASI sleep, ended by the task's deadline).
+/// A guest spinning in wasm code is stopped by the epoch deadline on its own: its answer is
+/// the timeout, near the deadline, and its slot is free again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn overruns_time_out_near_the_deadline_and_free_their_slot() {
+async fn a_busy_guest_times_out_near_the_deadline_and_frees_its_slot() {
     let dir = tempfile::tempdir().unwrap();
     write_module(dir.path(), "m", &module(1, 1));
-    for handler in ["busy", "nap"] {
-        let function = load(&spec(dir.path(), "m", handler)).unwrap();
-        // Three calls on two slots: the third waits, then all time out by their deadlines.
-        let started = Instant::now();
-        let calls: Vec<_> = (0..3)
-            .map(|_| function.invoke(get(Duration::from_millis(300))))
-            .collect();
-        for call in calls {
-            assert!(
-                matches!(call.await, Err(InvokeError::Timeout(_))),
-                "{handler}"
-            );
-        }
-        let elapsed = started.elapsed();
-        assert!(
-            elapsed < Duration::from_secs(3),
-            "{handler} took {elapsed:?}"
-        );
-        assert_eq!(function.stats().running, 0, "{handler}");
-        assert_eq!(function.stats().queued, 0, "{handler}");
+    let function = load(&spec(dir.path(), "m", "busy")).unwrap();
+    // Three calls on two slots: the third waits, then all time out by their deadlines.
+    let started = Instant::now();
+    let calls: Vec<_> = (0..3)
+        .map(|_| function.invoke(get(Duration::from_millis(300))).answer)
+        .collect();
+    for call in calls {
+        assert!(matches!(call.await, Err(InvokeError::Timeout(_))));
     }
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(function.stats().running, 0);
+    assert_eq!(function.stats().queued, 0);
+}
+
+/// A guest waiting in a host call (a 5 s WASI sleep) is stopped the way the proxy stops it at
+/// the deadline: stopping is in place, and dropping the answer frees its slot and store.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guest_waiting_in_a_host_call_is_stopped_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    write_module(dir.path(), "m", &module(1, 1));
+    let function = load(&spec(dir.path(), "m", "nap")).unwrap();
+    let calls: Vec<_> = (0..3)
+        .map(|_| function.invoke(get(Duration::from_millis(300))))
+        .collect();
+    for call in calls {
+        let mut answer = call.answer;
+        let waited = tokio::time::timeout(Duration::from_millis(300), &mut answer).await;
+        assert!(waited.is_err(), "still asleep at the deadline: {waited:?}");
+        assert_eq!(call.stop.stop().await, Stopped::InPlace);
+        drop(answer);
+    }
+    assert_eq!(function.stats().running, 0);
+    assert_eq!(function.stats().queued, 0);
 }
 
 #[test]

@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use fnhost_loader_api::{
-    EngineStats, Function, FunctionSpec, Invocation, InvokeError, InvokeFuture, LoadError, Response,
+    Call, EngineStats, Function, FunctionSpec, Invocation, InvokeError, LoadError, Response, Stop,
+    Stopped,
 };
 
 use crate::pool::{Lease, Pool};
@@ -61,9 +62,16 @@ pub fn start_blocking(
 }
 
 impl Function for ProcessFunction {
-    fn invoke(&self, invocation: Invocation) -> InvokeFuture {
+    fn invoke(&self, invocation: Invocation) -> Call {
         let (pool, timeout) = (self.pool.clone(), self.timeout);
-        Box::pin(async move { call(&pool, timeout, invocation).await })
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let answer = async move { call(&pool, timeout, invocation, stopped).await };
+        // Stopping kills the call's worker (a fresh one takes its seat): the call is over.
+        let stop = Stop::new(move || {
+            let _ = stop.send(());
+            Box::pin(std::future::ready(Stopped::InPlace))
+        });
+        Call::new(Box::pin(answer), stop)
     }
 
     fn describe(&self) -> String {
@@ -78,15 +86,17 @@ impl Function for ProcessFunction {
         EngineStats {
             queued: self.pool.queued.load(Ordering::Relaxed),
             running: self.pool.running.load(Ordering::Relaxed),
-            abandoned: 0,
         }
     }
 }
 
+/// One call: a slot of a live worker, the CALL, the RESULT; `stopped` ends it at the
+/// deadline (or when the proxy drops the call), killing the worker.
 async fn call(
     pool: &Arc<Pool>,
     timeout: Duration,
     invocation: Invocation,
+    stopped: tokio::sync::oneshot::Receiver<()>,
 ) -> Result<Response, InvokeError> {
     let deadline = invocation.deadline;
     let Some(lease) = pool.acquire(deadline).await else {
@@ -104,11 +114,13 @@ async fn call(
     let body = invocation.body;
     let pool = pool.clone();
     // The exchange runs in its own task, so that the slot comes back (when the worker answers,
-    // or is replaced at the deadline) even if this future is dropped: fnhost's proxy always
-    // awaits it to the end, but the lease must not depend on every caller doing so.
+    // or is replaced when the call is stopped) even after the proxy stops waiting for it.
     let exchange = tokio::spawn(async move {
-        let outcome =
-            tokio::time::timeout_at(deadline.into(), lease.worker.call(&header, &body)).await;
+        let outcome = tokio::select! {
+            biased;
+            outcome = lease.worker.call(&header, &body) => Some(outcome),
+            _ = stopped => None,
+        };
         finish(&pool, lease, outcome, timeout)
     });
     exchange.await.unwrap_or_else(|e| {
@@ -118,24 +130,25 @@ async fn call(
     })
 }
 
+/// What the call ended with; `None` when it was stopped before the worker answered.
 fn finish(
     pool: &Arc<Pool>,
     lease: Lease,
-    outcome: Result<Result<Frame, String>, tokio::time::error::Elapsed>,
+    outcome: Option<Result<Frame, String>>,
     timeout: Duration,
 ) -> Result<Response, InvokeError> {
     match outcome {
-        Err(_) => {
+        None => {
             pool.replace(lease, "a call timed out");
             Err(InvokeError::Timeout(timeout))
         }
-        Ok(Err(reason)) => {
+        Some(Err(reason)) => {
             pool.replace(lease, "it crashed");
             Err(InvokeError::FunctionFailed(format!(
                 "the worker process died during the call: {reason}"
             )))
         }
-        Ok(Ok(frame)) => {
+        Some(Ok(frame)) => {
             pool.release(lease);
             response(frame)
         }
