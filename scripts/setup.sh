@@ -11,7 +11,8 @@ APT_PACKAGES=(
     python3-pip        # pip for Debian's python3.11 (installs function dependencies)
     wrk                # load generator of benches/
     prometheus         # the real Prometheus server of conformance/tests/prometheus.rs (and promtool)
-    unzip curl         # what the pod's prepare step runs (reconciler/tests/pod_on_host.rs)
+    unzip curl xz-utils bzip2  # what the pod's prepare step runs (reconciler/tests/pod_on_host.rs),
+                       # and `fnhost run` for a function in an archive
     # Worker-process runtimes (loaders/process): their toolchains, and the bare servers of benches/.
     ruby ruby-bundler  # ruby3.1 functions; bundler runs their install phase
     ruby-rack          # a gem Debian packages whole: the ruby-deps case (rubygems.org is unreachable)

@@ -39,6 +39,11 @@ pub struct Case {
     /// `fnhost run FILE --handler MODULE.NAME`, which must still serve it as `MODULE`.
     #[serde(default)]
     pub local_file: Option<String>,
+    /// Local mode only: the whole function folder is packed into an archive of this kind
+    /// (`zip` or `tar.gz`), as `kubeless function deploy --from-file` takes one, and fnhost is
+    /// started with `fnhost run ARCHIVE`.
+    #[serde(default)]
+    pub local_archive: Option<String>,
     /// Extra environment; `{kubeless}` is replaced by the function folder, an empty value
     /// removes the variable.
     #[serde(default)]

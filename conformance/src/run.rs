@@ -96,6 +96,9 @@ fn command(
                 std::fs::rename(&file, &renamed).map_err(|e| format!("renaming the file: {e}"))?;
                 file = renamed;
             }
+            if let Some(kind) = &case.local_archive {
+                file = pack(fn_dir, kind)?;
+            }
             args.extend([
                 "run".to_owned(),
                 file.display().to_string(),
@@ -118,6 +121,41 @@ fn command(
         }
     }
     Ok((args, env))
+}
+
+/// The folder's files packed into `DIR.KIND` beside it: `zip` by Python's `zipfile` (no `zip`
+/// tool is installed), `tar.gz` by tar.
+fn pack(dir: &Path, kind: &str) -> Result<PathBuf, String> {
+    let archive = dir.with_extension(kind);
+    let mut command = match kind {
+        "zip" => {
+            let mut zip = std::process::Command::new("python3");
+            zip.args(["-m", "zipfile", "-c"]).arg(&archive);
+            for entry in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
+                let name = entry.map_err(|e| e.to_string())?.file_name();
+                zip.arg(name);
+            }
+            zip
+        }
+        "tar.gz" => {
+            let mut tar = std::process::Command::new("tar");
+            tar.arg("czf").arg(&archive).arg(".");
+            tar
+        }
+        other => {
+            return Err(format!(
+                "unknown local_archive kind {other:?} (zip or tar.gz)"
+            ));
+        }
+    };
+    let status = command
+        .current_dir(dir)
+        .status()
+        .map_err(|e| format!("packing the function: {e}"))?;
+    if !status.success() {
+        return Err(format!("packing the function failed: {status}"));
+    }
+    Ok(archive)
 }
 
 fn function_file(dir: &Path, module: &str) -> Result<PathBuf, String> {

@@ -143,6 +143,17 @@ fn resolve_runtime(catalogue: &Catalogue, f: &FunctionSettings) -> Result<Runtim
             ))
         });
     }
+    if let Some(file) = f
+        .file
+        .as_deref()
+        .filter(|file| crate::stage::Archive::of(file).is_some())
+    {
+        return Err(PrepareError::Runtime(format!(
+            "{} is an archive, which names no runtime: give one with --runtime (FUNC_RUNTIME); this fnhost serves: {}",
+            file.display(),
+            catalogue.ids().join(", ")
+        )));
+    }
     // The file named on the command line is the function, whatever else is beside it.
     let named = f
         .file

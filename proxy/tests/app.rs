@@ -213,10 +213,7 @@ async fn invalid_json_is_answered_without_calling_the_function() {
     assert!(body.contains("not valid JSON"), "{body}");
     assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
     let page = metrics(&app).await;
-    assert!(
-        page.contains("function_calls_total{method=\"POST\"} 0"),
-        "{page}"
-    );
+    has(&page, "function_calls_total{method=\"POST\"} 0");
     assert!(page.contains("kind=\"bad_request\""), "{page}");
 }
 
@@ -239,6 +236,11 @@ const ABANDONED: Behaviour = Behaviour::Stuck {
     returns_after: Duration::from_secs(10),
 };
 
+/// The metrics page has this line.
+fn has(page: &str, line: &str) {
+    assert!(page.lines().any(|l| l == line), "no {line} in:\n{page}");
+}
+
 async fn healthz(app: &Arc<App>) -> StatusCode {
     send(app, request(Method::GET, "/healthz", None, ""))
         .await
@@ -256,23 +258,14 @@ async fn a_call_past_its_deadline_is_408_at_the_deadline_and_counts_as_a_failure
     // the deadline, not at any later timer.
     assert_eq!(started.elapsed(), Duration::from_secs(3));
     let page = metrics(&app).await;
-    assert!(
-        page.contains("function_calls_total{method=\"GET\"} 1"),
-        "{page}"
-    );
-    assert!(
-        page.contains("function_failures_total{method=\"GET\"} 1"),
-        "{page}"
-    );
+    has(&page, "function_calls_total{method=\"GET\"} 1");
+    has(&page, "function_failures_total{method=\"GET\"} 1");
     assert_eq!(
         seen.stops.load(Ordering::SeqCst),
         1,
         "the engine was asked to stop it"
     );
-    assert!(
-        page.contains("fnhost_engine_calls{state=\"abandoned\"} 0"),
-        "{page}"
-    );
+    has(&page, "fnhost_engine_calls{state=\"abandoned\"} 0");
 }
 
 /// An engine that cannot stop its call gives up the thread; the proxy counts the call until
@@ -287,10 +280,7 @@ async fn calls_that_cannot_be_stopped_count_as_abandoned_until_they_return() {
     tokio::time::sleep(Duration::from_millis(10)).await;
     assert_eq!(seen.stops.load(Ordering::SeqCst), 2);
     let page = metrics(&app).await;
-    assert!(
-        page.contains("fnhost_engine_calls{state=\"abandoned\"} 2"),
-        "{page}"
-    );
+    has(&page, "fnhost_engine_calls{state=\"abandoned\"} 2");
     assert_eq!(
         healthz(&app).await,
         StatusCode::SERVICE_UNAVAILABLE,
@@ -298,10 +288,7 @@ async fn calls_that_cannot_be_stopped_count_as_abandoned_until_they_return() {
     );
     tokio::time::sleep(Duration::from_secs(11)).await;
     let page = metrics(&app).await;
-    assert!(
-        page.contains("fnhost_engine_calls{state=\"abandoned\"} 0"),
-        "{page}"
-    );
+    has(&page, "fnhost_engine_calls{state=\"abandoned\"} 0");
     assert_eq!(
         healthz(&app).await,
         StatusCode::OK,
@@ -328,14 +315,8 @@ async fn a_stuck_call_whose_client_left_is_still_stopped_and_counted_at_its_dead
         "both stopped at their deadline"
     );
     let page = metrics(&app).await;
-    assert!(
-        page.contains("function_failures_total{method=\"GET\"} 2"),
-        "{page}"
-    );
-    assert!(
-        page.contains("fnhost_engine_calls{state=\"abandoned\"} 2"),
-        "{page}"
-    );
+    has(&page, "function_failures_total{method=\"GET\"} 2");
+    has(&page, "fnhost_engine_calls{state=\"abandoned\"} 2");
     assert_eq!(healthz(&app).await, StatusCode::SERVICE_UNAVAILABLE);
 }
 
@@ -385,10 +366,7 @@ async fn a_call_whose_client_left_is_still_counted() {
 async fn a_call_whose_client_left_before_it_started_is_never_run() {
     let (app, _) = app(Behaviour::QueuedFor(Duration::from_secs(1)), true);
     let page = hang_up_then_metrics(&app).await;
-    assert!(
-        page.contains("function_calls_total{method=\"GET\"} 0"),
-        "{page}"
-    );
+    has(&page, "function_calls_total{method=\"GET\"} 0");
     assert!(page.contains("kind=\"client_gone\""), "{page}");
     let (status, _, body) = send(&app, request(Method::GET, "/", None, "")).await;
     assert_eq!(

@@ -72,6 +72,20 @@ impl std::fmt::Debug for Call {
     }
 }
 
+/// The answer that arrives through a reply channel (any oneshot receiver): a channel closed
+/// without a reply (the engine dropped the call) is [`InvokeError::Unavailable`], `lost` saying
+/// where.
+pub fn answer_from<F, E>(reply: F, lost: &'static str) -> InvokeFuture
+where
+    F: Future<Output = Result<Result<Response, InvokeError>, E>> + Send + 'static,
+{
+    Box::pin(async move {
+        reply
+            .await
+            .unwrap_or_else(|_| Err(InvokeError::Unavailable(lost.to_owned())))
+    })
+}
+
 impl Call {
     /// A call whose answer and stop are given.
     pub fn new(answer: InvokeFuture, stop: Stop) -> Call {

@@ -35,7 +35,7 @@ pub mod spec;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-pub use call::{Call, InvokeFuture, Stop, StopFuture, Stopped};
+pub use call::{Call, InvokeFuture, Stop, StopFuture, Stopped, answer_from};
 pub use error::{ErrorKind, InvokeError, LoadError};
 pub use event::{Context, DataKind, InvalidJson, decode_data};
 pub use invocation::{CallStart, EventMeta, Invocation};

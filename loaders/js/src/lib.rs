@@ -29,7 +29,7 @@ use std::sync::atomic::Ordering;
 use crossbeam_channel::Sender;
 use fnhost_loader_api::{
     Call, Counted, EngineStats, Function, FunctionSpec, Invocation, InvokeError, LoadError, Loader,
-    Stop,
+    Stop, answer_from,
 };
 use serde_json::json;
 
@@ -160,16 +160,10 @@ impl Function for JsFunction {
                 "the JavaScript isolates have stopped".to_owned(),
             ));
         }
-        let answer = async move {
-            answer.await.unwrap_or_else(|_| {
-                Err(InvokeError::Unavailable(
-                    "the JavaScript isolate stopped during the call".to_owned(),
-                ))
-            })
-        };
+        let answer = answer_from(answer, "the JavaScript isolate stopped during the call");
         // The isolate's interrupt check stops the script at the call's deadline by itself
         // (and a job still queued then is skipped), so stopping only stops waiting.
-        Call::new(Box::pin(answer), Stop::by_dropping_the_answer())
+        Call::new(answer, Stop::by_dropping_the_answer())
     }
 
     fn describe(&self) -> String {

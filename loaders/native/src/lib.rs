@@ -22,7 +22,7 @@ use std::sync::Arc;
 
 use fnhost_loader_api::{
     Call, EngineStats, Function, FunctionSpec, Invocation, InvokeError, Isolation, LoadError,
-    Loader, Stop,
+    Loader, Stop, answer_from,
 };
 use fnhost_workers::WorkerCommand;
 use tokio::sync::oneshot;
@@ -115,16 +115,9 @@ impl Function for NativeFunction {
                 "the native thread pool stopped".to_owned(),
             ));
         }
-        let answer = async move {
-            answer.await.unwrap_or_else(|_| {
-                Err(InvokeError::Unavailable(
-                    "the native call was dropped".to_owned(),
-                ))
-            })
-        };
         let pool = self.pool.clone();
         let stop = Stop::new(move || Box::pin(std::future::ready(pool.stop(&state))));
-        Call::new(Box::pin(answer), stop)
+        Call::new(answer_from(answer, "the native call was dropped"), stop)
     }
 
     fn describe(&self) -> String {

@@ -4,7 +4,9 @@
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
 
-use fnhost_loader_api::{Call, EngineStats, Function, Invocation, InvokeError, Stop, Stopped};
+use fnhost_loader_api::{
+    Call, EngineStats, Function, Invocation, InvokeError, Stop, Stopped, answer_from,
+};
 use pyo3::prelude::*;
 
 use crate::call::{self, Loaded, Outcome};
@@ -55,19 +57,13 @@ impl Function for PythonFunction {
                 "the interpreter is shutting down".to_owned(),
             ));
         }
-        let answer = async move {
-            reply.await.unwrap_or_else(|_| {
-                Err(InvokeError::Unavailable(
-                    "the interpreter dropped the call".to_owned(),
-                ))
-            })
-        };
+        let answer = answer_from(reply, "the interpreter dropped the call");
         let shared = self.shared.clone();
         let stop = Stop::new(move || {
             let stopped = shared.request_stop(job);
             Box::pin(async move { stopped.await.unwrap_or(Stopped::InPlace) })
         });
-        Call::new(Box::pin(answer), stop)
+        Call::new(answer, stop)
     }
 
     fn describe(&self) -> String {
