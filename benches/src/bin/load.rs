@@ -5,7 +5,12 @@
 //! ```text
 //! fnhost-load --fnhost PATH --baseline PATH --functions DIR [--granian PATH]
 //!             [--wasmtime PATH] [--rounds N] [--seconds S] [--warmup S] [--connections C] [--threads T]
+//!             [--before PATH] [--only NAME,NAME...]
 //! ```
+//!
+//! `--before PATH` puts another fnhost binary (an earlier commit's) beside the one under test:
+//! each fnhost target it can serve runs twice per round, back to back, as `NAME` and
+//! `NAME@before`. `--only` keeps the named targets (and `hyper-baseline`, the reference).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -26,6 +31,8 @@ struct Options {
     rounds: usize,
     load: Load,
     warmup: Duration,
+    before: Option<PathBuf>,
+    only: Option<Vec<String>>,
 }
 
 fn main() -> ExitCode {
@@ -81,6 +88,8 @@ fn parse_args(args: Vec<String>) -> Result<Options, String> {
             duration: Duration::from_secs(number(take("seconds"), 10)?),
         },
         warmup: Duration::from_secs(number(take("warmup"), 1)?),
+        before: take("before").map(PathBuf::from),
+        only: take("only").map(|names| names.split(',').map(str::to_owned).collect()),
     };
     if let Some(unknown) = values.keys().next() {
         return Err(format!("unknown option --{unknown}"));
@@ -357,8 +366,39 @@ fn language_peers(o: &Options) -> Vec<TargetSpec> {
     ]
 }
 
+/// Targets whose worker the fnhost under test compiles for its own worker protocol: another
+/// fnhost binary cannot serve them.
+const COMPILED_WORKERS: [&str; 3] = ["fnhost-go", "fnhost-java", "fnhost-dotnet"];
+
+/// The targets to run: those `--only` names (all without it) and `hyper-baseline`, each fnhost
+/// one followed by its `--before` twin.
+fn select(all: Vec<TargetSpec>, o: &Options) -> Vec<TargetSpec> {
+    let wanted = |name: &str| {
+        name == "hyper-baseline"
+            || o.only
+                .as_ref()
+                .is_none_or(|only| only.iter().any(|n| n == name))
+    };
+    let mut list = Vec::new();
+    for spec in all.into_iter().filter(|s| wanted(&s.name)) {
+        let twin = o
+            .before
+            .as_ref()
+            .filter(|_| spec.program == o.fnhost && !COMPILED_WORKERS.contains(&spec.name.as_str()))
+            .map(|before| TargetSpec {
+                name: format!("{}@before", spec.name),
+                description: format!("the same on {}", before.display()),
+                program: before.clone(),
+                ..spec.clone()
+            });
+        list.push(spec);
+        list.extend(twin);
+    }
+    list
+}
+
 fn run(o: &Options) -> Result<(), String> {
-    let specs = targets(o);
+    let specs = select(targets(o), o);
     let mut series: Vec<Series> = specs
         .iter()
         .map(|s| Series {
