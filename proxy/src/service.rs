@@ -5,9 +5,13 @@
 //! the function (upstream Python answered 405 to PUT and OPTIONS; fnhost passes them on).
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
+use std::panic::AssertUnwindSafe;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::Poll;
 use std::time::Duration;
 
 // tokio's clock (the std one, unless a test paused it), so that in-process tests on a paused
@@ -123,9 +127,10 @@ impl App {
         Ok(into_http(response))
     }
 
-    /// A function call runs to its end in a task of its own, so that it is counted and in
-    /// the access log whatever the client does: when the client hangs up, hyper drops the
-    /// request's future, not the call; the access log then says 499 (client closed request).
+    /// A function call runs to its end whatever the client does, so that it is counted and in
+    /// the access log: it runs inline in the request's future while the client waits (no task
+    /// hop on the fast path), and when the client hangs up (hyper drops that future) the rest
+    /// of the call moves to a task of its own; the access log then says 499.
     async fn call_to_the_end<B>(
         self: Arc<Self>,
         parts: http::request::Parts,
@@ -141,7 +146,7 @@ impl App {
         let client = ClientWaiting::default();
         let (gone, start) = (client.gone.clone(), client.start.clone());
         let app = self.clone();
-        let call = tokio::spawn(async move {
+        let call = async move {
             let response = app.call(parts, body, peer, started, &start).await;
             let status = if gone.load(Ordering::Acquire) {
                 CLIENT_CLOSED_REQUEST
@@ -150,13 +155,12 @@ impl App {
             };
             app.log_access(&line, peer, status, &response, started.elapsed());
             response
-        });
-        let response = call.await.unwrap_or_else(|e| {
-            tracing::error!("a call's task failed: {e}");
-            respond::plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
-        });
-        client.answered();
-        response
+        };
+        ToTheEnd {
+            call: Some(Box::pin(call)),
+            client,
+        }
+        .await
     }
 
     fn healthz(&self) -> Response {
@@ -269,8 +273,47 @@ impl App {
 /// The access-log status of a call whose client hung up before the answer (nginx's).
 const CLIENT_CLOSED_REQUEST: u16 = 499;
 
-/// Held while the client waits for a call's answer; dropped unanswered (the client went
-/// away), it tells the call's task so, and stops a call that has not started yet.
+/// A call in the request's future. Dropped before the call ended (the client went away), it
+/// tells the call so (a call that has not started yet never will) and spawns the rest of it.
+struct ToTheEnd<F: Future<Output = Response> + Send + 'static> {
+    call: Option<Pin<Box<F>>>,
+    client: ClientWaiting,
+}
+
+impl<F: Future<Output = Response> + Send + 'static> Future for ToTheEnd<F> {
+    type Output = Response;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Response> {
+        let Some(call) = self.call.as_mut() else {
+            return Poll::Pending; // never polled again after Ready
+        };
+        let polled = std::panic::catch_unwind(AssertUnwindSafe(|| call.as_mut().poll(cx)));
+        let response = match polled {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(response)) => response,
+            Err(_) => {
+                tracing::error!("a call panicked");
+                respond::plain(StatusCode::INTERNAL_SERVER_ERROR, "Internal Server Error\n")
+            }
+        };
+        self.call = None;
+        self.client.answered = true;
+        Poll::Ready(response)
+    }
+}
+
+impl<F: Future<Output = Response> + Send + 'static> Drop for ToTheEnd<F> {
+    fn drop(&mut self) {
+        if let Some(call) = self.call.take() {
+            self.client.left();
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(call);
+            }
+        }
+    }
+}
+
+/// Whether the client still waits for a call's answer.
 #[derive(Default)]
 struct ClientWaiting {
     gone: Arc<AtomicBool>,
@@ -279,14 +322,11 @@ struct ClientWaiting {
 }
 
 impl ClientWaiting {
-    fn answered(mut self) {
-        self.answered = true;
-    }
-}
-
-impl Drop for ClientWaiting {
-    fn drop(&mut self) {
+    /// The client went away: the call's access-log line says so, and a call that has not
+    /// started yet never will.
+    fn left(&mut self) {
         if !self.answered {
+            self.answered = true;
             self.gone.store(true, Ordering::Release);
             self.start.client_left();
         }

@@ -257,6 +257,8 @@ async fn a_call_past_its_deadline_is_408_at_the_deadline_and_counts_as_a_failure
     // The proxy keeps deadlines on tokio's clock, paused here: the answer comes exactly at
     // the deadline, not at any later timer.
     assert_eq!(started.elapsed(), Duration::from_secs(3));
+    // Stopping runs after the answer, in a task of its own: let it run.
+    tokio::task::yield_now().await;
     let page = metrics(&app).await;
     has(&page, "function_calls_total{method=\"GET\"} 1");
     has(&page, "function_failures_total{method=\"GET\"} 1");
