@@ -88,16 +88,11 @@ pub fn function_dir(
     if !renamed && deps.is_none() {
         return Ok(function.dir.clone());
     }
-    let dir =
-        cache
-            .join("functions")
-            .join(format!("{}-{}", function.module, fingerprint(file, deps)));
+    let dir = fresh_dir(cache, &function.module, file, deps)?;
     let io = |source| StageError::Io {
         dir: dir.clone(),
         source,
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(io)?;
     let compiled = runtime.compile.is_some();
     if !compiled {
         link_siblings(&function.dir, file, &dir, &wanted).map_err(io)?;
@@ -125,16 +120,11 @@ fn unpacked(
     cache: &Path,
 ) -> Result<PathBuf, StageError> {
     let deps = placed_deps(runtime, function)?;
-    let dir =
-        cache
-            .join("functions")
-            .join(format!("{}-{}", function.module, fingerprint(file, deps)));
+    let dir = fresh_dir(cache, &function.module, file, deps)?;
     let io = |source| StageError::Io {
         dir: dir.clone(),
         source,
     };
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(io)?;
     let mut command = match archive {
         Archive::Zip => {
             let mut unzip = std::process::Command::new("unzip");
@@ -162,6 +152,24 @@ fn unpacked(
         place(deps, &dir.join(&runtime.dep_file), true).map_err(io)?;
     }
     tracing::info!(dir = %dir.display(), "unpacked {} for the function", file.display());
+    Ok(dir)
+}
+
+/// An empty folder of the cache for this function file (and dependency file).
+fn fresh_dir(
+    cache: &Path,
+    module: &str,
+    file: &Path,
+    deps: Option<&Path>,
+) -> Result<PathBuf, StageError> {
+    let dir = cache
+        .join("functions")
+        .join(format!("{module}-{}", fingerprint(file, deps)));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|source| StageError::Io {
+        dir: dir.clone(),
+        source,
+    })?;
     Ok(dir)
 }
 
