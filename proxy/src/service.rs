@@ -10,7 +10,6 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -144,11 +143,11 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let client = ClientWaiting::default();
-        let (gone, start) = (client.gone.clone(), client.start.clone());
-        let app = self.clone();
+        let start = client.start.clone();
+        let app = self;
         let call = async move {
             let response = app.call(parts, body, peer, started, &start).await;
-            let status = if gone.load(Ordering::Acquire) {
+            let status = if start.client_gone() {
                 CLIENT_CLOSED_REQUEST
             } else {
                 response.status.as_u16()
@@ -316,7 +315,6 @@ impl<F: Future<Output = Response> + Send + 'static> Drop for ToTheEnd<F> {
 /// Whether the client still waits for a call's answer.
 #[derive(Default)]
 struct ClientWaiting {
-    gone: Arc<AtomicBool>,
     start: Arc<CallStart>,
     answered: bool,
 }
@@ -327,7 +325,6 @@ impl ClientWaiting {
     fn left(&mut self) {
         if !self.answered {
             self.answered = true;
-            self.gone.store(true, Ordering::Release);
             self.start.client_left();
         }
     }

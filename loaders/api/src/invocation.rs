@@ -37,13 +37,14 @@ pub struct Invocation {
 
 /// Whether a call may still start, shared by the proxy (which knows when the client leaves)
 /// and the loader (which starts the call). A call whose client left before it started is never
-/// started; one already running is not affected.
+/// started; one already running is not affected (the proxy only learns that its client left).
 #[derive(Debug, Default)]
 pub struct CallStart(AtomicU8);
 
 const WAITING: u8 = 0;
 const STARTED: u8 = 1;
 const CLIENT_LEFT: u8 = 2;
+const STARTED_CLIENT_LEFT: u8 = 3;
 
 impl CallStart {
     /// The loader, about to run the function: `true` to go on; `false` when the client left,
@@ -57,9 +58,22 @@ impl CallStart {
     /// The proxy, when the client went away: `true` when the call had not started (and now
     /// never will).
     pub fn client_left(&self) -> bool {
-        self.0
-            .compare_exchange(WAITING, CLIENT_LEFT, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+        // A call running already goes on; only the fact that its client left is kept.
+        let left = |state| match state {
+            WAITING => Some(CLIENT_LEFT),
+            STARTED => Some(STARTED_CLIENT_LEFT),
+            _ => None,
+        };
+        let before = self
+            .0
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, left)
+            .unwrap_or_else(|state| state);
+        before == WAITING
+    }
+
+    /// `true` once the client went away, before or during the call.
+    pub fn client_gone(&self) -> bool {
+        self.0.load(Ordering::Acquire) >= CLIENT_LEFT
     }
 }
 
@@ -197,9 +211,12 @@ mod tests {
         let start = CallStart::default();
         assert!(start.begin());
         assert!(!start.client_left(), "already running");
+        assert!(start.client_gone(), "its client left while it ran");
         let gone = CallStart::default();
+        assert!(!gone.client_gone());
         assert!(gone.client_left());
         assert!(!gone.begin(), "never started");
+        assert!(gone.client_gone());
     }
 
     #[test]
