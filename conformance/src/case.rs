@@ -133,6 +133,9 @@ pub struct Request {
     /// Add an `x-pad` header with a value of this many bytes.
     #[serde(default)]
     pub pad_header: Option<usize>,
+    /// Add this many small headers (`x-extra-1: 1`, ...).
+    #[serde(default)]
+    pub extra_headers: Option<usize>,
 }
 
 impl Request {
@@ -146,6 +149,7 @@ impl Request {
             body_size: None,
             chunked: false,
             pad_header: None,
+            extra_headers: None,
         }
     }
 }

@@ -90,6 +90,9 @@ pub fn encode(r: &Request) -> Vec<u8> {
     if let Some(n) = r.pad_header {
         out.push_str(&format!("x-pad: {}\r\n", "p".repeat(n)));
     }
+    for i in 1..=r.extra_headers.unwrap_or(0) {
+        out.push_str(&format!("x-extra-{i}: {i}\r\n"));
+    }
     let mut bytes;
     if r.chunked {
         out.push_str("Transfer-Encoding: chunked\r\n\r\n");

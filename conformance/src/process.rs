@@ -103,6 +103,21 @@ impl Fnhost {
         })
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A `kB` field of `/proc/PID/status` (`VmRSS`, `VmHWM`, ...), in KiB.
+    pub fn status_kib(&self, field: &str) -> Result<u64, String> {
+        let path = format!("/proc/{}/status", self.pid());
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+        text.lines()
+            .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
+            .ok_or_else(|| format!("{path} has no {field}"))
+    }
+
     /// Waits for the readiness line; fails if fnhost exits first or takes too long.
     pub fn wait_ready(&mut self) -> Result<SocketAddr, String> {
         let line = self.wait_for(START_TIMEOUT, |o| {

@@ -24,6 +24,42 @@ const OUTPUT_WAIT: Duration = Duration::from_secs(10);
 /// How long `/metrics` may take to show what a step expects.
 const METRICS_SETTLE: Duration = Duration::from_secs(2);
 
+/// A fnhost started for a fixture, ready to serve.
+pub struct Booted {
+    /// The process.
+    pub fnhost: Fnhost,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// The function's folder (removed when this is dropped).
+    pub workdir: tempfile::TempDir,
+}
+
+/// Starts fnhost in pod mode for `fixture` (copied and built as for a case) with `env` added,
+/// and waits until it is ready: for suites that drive fnhost from code rather than steps.
+pub fn boot(
+    fixture: &Fixture,
+    env: &BTreeMap<String, String>,
+    suite: &Suite,
+) -> Result<Booted, String> {
+    let mut text = String::from("description = \"boot\"\nfixture = \"boot\"\n[env]\n");
+    for (key, value) in env {
+        text.push_str(&format!("{key} = {value:?}\n"));
+    }
+    let case = Case::parse(&text).map_err(|e| e.to_string())?;
+    let workdir = tempfile::tempdir().map_err(|e| format!("tempdir: {e}"))?;
+    let fn_dir = workdir.path().join("kubeless");
+    fixture.copy_into(&fn_dir)?;
+    fixture.build_in(&fn_dir)?;
+    let (args, env) = command(&case, fixture, &fn_dir, suite, 0)?;
+    let mut fnhost = Fnhost::spawn(&args, &env, workdir.path())?;
+    let addr = fnhost.wait_ready()?;
+    Ok(Booted {
+        fnhost,
+        addr,
+        workdir,
+    })
+}
+
 /// Runs `case` against `fixture`; `Err` describes the first broken expectation and carries
 /// fnhost's output.
 pub fn run_case(case: &Case, fixture: &Fixture, suite: &Suite) -> Result<(), String> {

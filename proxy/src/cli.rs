@@ -51,10 +51,11 @@ pub struct BuildArgs {
     pub handler: Option<String>,
 }
 
-/// `fnhost worker native --dir D --module M --handler H ...` (started by fnhost, not by people).
+/// `fnhost worker native|python --dir D --module M --handler H ...` (started by fnhost, not by
+/// people).
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
-    /// The loader whose worker to run (`native`).
+    /// The loader whose worker to run (`native`, `python`).
     pub loader: String,
     /// Function folder.
     #[arg(long)]
@@ -74,6 +75,12 @@ pub struct WorkerArgs {
     /// Timeout in seconds, for the context.
     #[arg(long, default_value_t = 180.0)]
     pub timeout: f64,
+    /// Calls the worker runs at once (`FNHOST_THREADS`).
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+    /// Extra import paths (installed dependencies), in order.
+    #[arg(long = "search-path")]
+    pub search_path: Vec<PathBuf>,
     /// The host's socket (the worker protocol names it in the environment).
     #[arg(long, env = "FNHOST_WORKER_SOCKET")]
     pub socket: PathBuf,
@@ -86,6 +93,8 @@ impl WorkerArgs {
             timeout: std::time::Duration::from_secs_f64(self.timeout.max(0.0)),
             runtime: self.runtime.clone(),
             memory_limit: self.memory_limit.clone(),
+            concurrency: self.threads.max(1),
+            search_path: self.search_path.clone(),
             ..fnhost_loader_api::FunctionSpec::new(&self.module, &self.handler, self.dir.clone())
         }
     }

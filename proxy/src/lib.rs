@@ -9,13 +9,15 @@
 //! - [`loading`]: runtime resolution and loader selection; [`stage`], [`deps`], [`compile`]:
 //!   the local runner's function folder, dependency install and compile phase.
 //! - [`server`]: the accept loop, connection limits, graceful shutdown.
-//! - [`service`]: the request path (routes, body limit, invocation, metrics, access log).
+//! - [`service`]: the request path (routes, invocation, metrics, access log).
+//! - [`body`]: reading a request body (its limit, its time, memory in proportion to it).
 //! - [`deadline`]: every call's deadline: the race, the 408, the calls that could not be
 //!   stopped.
 //! - [`respond`]: the one place that maps failures to HTTP statuses.
 //! - [`metrics`], [`access_log`]: what each request records.
 
 pub mod access_log;
+pub mod body;
 pub mod cli;
 pub mod compile;
 pub mod deadline;
@@ -42,6 +44,9 @@ use crate::service::{App, AppParts};
 pub const EXIT_CONFIG: u8 = 64;
 /// Exit code for a function that cannot be loaded or served.
 pub const EXIT_INIT: u8 = 1;
+/// Exit code when `SHUTDOWN_TIMEOUT` ran out with calls still running (`EX_TEMPFAIL`): they
+/// were cut, and a supervisor should know.
+pub const EXIT_CALLS_CUT: u8 = 75;
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -134,7 +139,11 @@ fn build_app(settings: &Settings, prepared: Prepared) -> Result<App, StartError>
         metrics,
         access_log,
         timeout: f.timeout,
-        max_body_bytes: settings.server.max_body_bytes,
+        body_limits: body::BodyLimits {
+            max_bytes: settings.server.max_body_bytes,
+            timeout: settings.server.body_read_timeout,
+            min_rate: settings.server.min_body_rate,
+        },
         tolerated_abandoned: settings.concurrency,
     }))
 }
@@ -143,6 +152,7 @@ fn limits(settings: &Settings) -> ServerLimits {
     ServerLimits {
         header_read_timeout: settings.server.header_read_timeout,
         max_header_bytes: settings.server.max_header_bytes,
+        max_headers: settings.server.max_headers,
         max_connections: settings.server.max_connections,
         shutdown_timeout: settings.server.shutdown_timeout,
     }
@@ -191,6 +201,8 @@ pub fn run_worker(
     match loader {
         #[cfg(feature = "native")]
         "native" => fnhost_loader_native::worker::serve(spec, socket),
+        #[cfg(feature = "python")]
+        "python" => fnhost_loader_python::worker::serve(spec, socket),
         other => {
             let _ = (spec, socket);
             Err(format!("this build of fnhost has no {other:?} worker"))

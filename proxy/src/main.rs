@@ -56,12 +56,18 @@ fn main() -> ExitCode {
             tracing::info!("all in-flight requests finished; bye");
             ExitCode::SUCCESS
         }
-        Ok(Drained::TimedOut { open }) => {
-            tracing::warn!(
-                open,
-                "SHUTDOWN_TIMEOUT elapsed with requests in flight; exiting anyway"
-            );
+        Ok(Drained::TimedOut { open: _, calls: 0 }) => {
+            tracing::info!("SHUTDOWN_TIMEOUT elapsed with idle connections only; bye");
             ExitCode::SUCCESS
+        }
+        Ok(Drained::TimedOut { open, calls }) => {
+            tracing::error!(
+                open,
+                calls,
+                "SHUTDOWN_TIMEOUT elapsed: cutting {calls} running call(s); exit code {}",
+                fnhost_proxy::EXIT_CALLS_CUT
+            );
+            ExitCode::from(fnhost_proxy::EXIT_CALLS_CUT)
         }
         Err(e) => fail(&e.to_string(), e.exit_code()),
     }

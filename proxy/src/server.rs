@@ -2,8 +2,8 @@
 //! an already bound listener and a shutdown future.
 //!
 //! Slow or hostile clients cannot stall the server: each connection is its own task, the
-//! request head must arrive within `header_read_timeout` and fit in `max_header_bytes`
-//! (else 431), and at most `max_connections` are open at once (more wait in the kernel's
+//! request head must arrive within `header_read_timeout` and fit in `max_header_bytes` and
+//! `max_headers` (else 431), its body is read under [`crate::body`]'s limits, and at most `max_connections` are open at once (more wait in the kernel's
 //! accept queue).
 
 use std::future::Future;
@@ -19,6 +19,9 @@ use tokio::sync::Semaphore;
 
 use crate::service::App;
 
+/// hyper's own header count limit (a stack array of this many).
+const HYPER_MAX_HEADERS: usize = 100;
+
 /// Connection limits and timeouts.
 #[derive(Debug, Clone)]
 pub struct ServerLimits {
@@ -26,6 +29,8 @@ pub struct ServerLimits {
     pub header_read_timeout: Duration,
     /// Largest request head.
     pub max_header_bytes: usize,
+    /// Most header fields in a request.
+    pub max_headers: usize,
     /// Most open connections.
     pub max_connections: usize,
     /// Grace period for in-flight requests after shutdown starts.
@@ -39,8 +44,10 @@ pub enum Drained {
     Clean,
     /// The grace period ran out with requests still in flight.
     TimedOut {
-        /// Connections still open.
+        /// Connections open when shutdown began.
         open: usize,
+        /// Function calls still running then: they are cut.
+        calls: usize,
     },
 }
 
@@ -58,6 +65,11 @@ pub async fn run(
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192) + 8192)
         .max_header_size(limits.max_header_bytes);
+    if limits.max_headers != HYPER_MAX_HEADERS {
+        // hyper parses up to 100 headers in a stack array; any other number costs a heap
+        // array per request, so it is set only when asked for.
+        http.max_headers(limits.max_headers);
+    }
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
     tokio::pin!(shutdown);
@@ -100,6 +112,9 @@ pub async fn run(
     );
     tokio::select! {
         () = graceful.shutdown() => Drained::Clean,
-        () = tokio::time::sleep(limits.shutdown_timeout) => Drained::TimedOut { open },
+        () = tokio::time::sleep(limits.shutdown_timeout) => Drained::TimedOut {
+            open,
+            calls: app.calls_in_flight(),
+        },
     }
 }

@@ -19,11 +19,12 @@ use tokio::time::Instant;
 
 use bytes::Bytes;
 use fnhost_loader_api::{CallStart, EventMeta, Function, Invocation, Response, decode_data};
-use http::{HeaderMap, Method, StatusCode, header};
-use http_body_util::{BodyExt, Full, Limited};
+use http::{Method, StatusCode, Version, header};
+use http_body_util::Full;
 use hyper::body::Body;
 
 use crate::access_log::{AccessLog, Entry};
+use crate::body::{self, BodyLimits};
 use crate::deadline::{self, Overdue};
 use crate::metrics::{self, Metrics};
 use crate::respond::{self, RequestError};
@@ -38,7 +39,7 @@ pub struct App {
     metrics: Metrics,
     access_log: Arc<AccessLog>,
     timeout: Duration,
-    max_body_bytes: u64,
+    body_limits: BodyLimits,
     overdue: Arc<Overdue>,
 }
 
@@ -54,8 +55,8 @@ pub struct AppParts {
     pub access_log: Arc<AccessLog>,
     /// Per-call timeout.
     pub timeout: Duration,
-    /// Largest request body.
-    pub max_body_bytes: u64,
+    /// What a request body must respect (size, time, rate).
+    pub body_limits: BodyLimits,
     /// Abandoned calls tolerated before `/healthz` fails (the function's threads).
     pub tolerated_abandoned: usize,
 }
@@ -84,7 +85,7 @@ impl App {
             metrics: parts.metrics,
             access_log: parts.access_log,
             timeout: parts.timeout,
-            max_body_bytes: parts.max_body_bytes,
+            body_limits: parts.body_limits,
             overdue: Overdue::new(parts.tolerated_abandoned),
         }
     }
@@ -92,6 +93,13 @@ impl App {
     /// The access log, for flushing at shutdown.
     pub fn access_log(&self) -> &AccessLog {
         &self.access_log
+    }
+
+    /// Function calls the engine holds now, queued or running (whether or not their client
+    /// still waits).
+    pub fn calls_in_flight(&self) -> usize {
+        let stats = self.function.stats();
+        stats.queued + stats.running
     }
 
     /// Serves one request. Never fails: every error is a response. Generic over the body so
@@ -109,6 +117,9 @@ impl App {
         let (parts, body) = request.into_parts();
         let line = RequestLine::of(&parts);
         let response = match route(&parts.method, parts.uri.path()) {
+            _ if !host_is_valid(&parts) => respond::request_error(&RequestError::HostHeader {
+                found: parts.headers.get_all(header::HOST).iter().count(),
+            }),
             Route::Healthz => self.healthz(),
             Route::Metrics => self.metrics_page(),
             Route::Function => {
@@ -206,12 +217,14 @@ impl App {
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
         let method = metrics::method_index(&parts.method);
-        let body = match read_body(body, &parts.headers, self.max_body_bytes).await {
+        let body = match body::read(body, &parts.headers, &self.body_limits, started).await {
             Ok(body) => body,
             Err(err) => return respond::request_error(&err),
         };
         // The event's data is decided here, once, for every runtime: a body declared JSON
         // that is not is the client's mistake, and the function is never called.
+        // FUNC_TIMEOUT is the function's time: it starts once the body is in.
+        let call_started = Instant::now();
         let data = match decode_data(&parts.headers, &body) {
             Ok(data) => data,
             Err(err) => {
@@ -230,9 +243,9 @@ impl App {
             headers: parts.headers,
             body,
             remote_addr: Some(peer),
-            deadline: (started + self.timeout).into_std(),
+            deadline: (call_started + self.timeout).into_std(),
         };
-        let (deadline, call_started) = (started + self.timeout, Instant::now());
+        let deadline = call_started + self.timeout;
         let call = self.function.invoke(invocation);
         let result = deadline::answer_by(call, deadline, self.timeout, &self.overdue).await;
         self.metrics.record_call(
@@ -266,6 +279,16 @@ impl App {
             user_agent: header_text(line.user_agent.as_ref()),
             elapsed,
         });
+    }
+}
+
+/// HTTP/1.1 requests name their host exactly once (RFC 9112 §3.2); HTTP/1.0 may omit it.
+fn host_is_valid(parts: &http::request::Parts) -> bool {
+    let mut hosts = parts.headers.get_all(header::HOST).iter();
+    match (hosts.next(), hosts.next()) {
+        (Some(_), None) => true,
+        (None, None) => parts.version < Version::HTTP_11,
+        _ => false,
     }
 }
 
@@ -354,28 +377,6 @@ impl RequestLine {
 
 fn header_text(value: Option<&http::HeaderValue>) -> &str {
     value.and_then(|v| v.to_str().ok()).unwrap_or("")
-}
-
-async fn read_body<B>(body: B, headers: &HeaderMap, limit: u64) -> Result<Bytes, RequestError>
-where
-    B: Body<Data = Bytes>,
-    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
-{
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|len| len > limit) {
-        return Err(RequestError::BodyTooLarge { limit });
-    }
-    let limited = Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX));
-    match limited.collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-            Err(RequestError::BodyTooLarge { limit })
-        }
-        Err(e) => Err(RequestError::BodyRead(e.to_string())),
-    }
 }
 
 fn into_http(response: Response) -> HttpResponse {

@@ -17,6 +17,7 @@ use fnhost_loader_api::{
     Call, EngineStats, Function, Invocation, InvokeError, Response, Stop, Stopped,
 };
 use fnhost_proxy::access_log::AccessLog;
+use fnhost_proxy::body::BodyLimits;
 use fnhost_proxy::metrics::Metrics;
 use fnhost_proxy::service::{App, AppParts};
 use http::{Method, Request, StatusCode};
@@ -142,7 +143,11 @@ fn app(behaviour: Behaviour, healthy: bool) -> (Arc<App>, Arc<Seen>) {
         metrics: Metrics::new(true, &[]).expect("registry"),
         access_log: AccessLog::start(false).expect("access log"),
         timeout: Duration::from_secs(3),
-        max_body_bytes: 1024,
+        body_limits: BodyLimits {
+            max_bytes: 1024,
+            timeout: Duration::from_secs(20),
+            min_rate: 10,
+        },
         tolerated_abandoned: 1,
     });
     (Arc::new(app), seen)
@@ -154,7 +159,10 @@ fn request(
     content_type: Option<&str>,
     body: &str,
 ) -> Request<Full<Bytes>> {
-    let mut builder = Request::builder().method(method).uri(path);
+    let mut builder = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "app.test");
     if let Some(ct) = content_type {
         builder = builder.header("content-type", ct);
     }
@@ -376,4 +384,121 @@ async fn a_call_whose_client_left_before_it_started_is_never_run() {
         (StatusCode::OK, "ran"),
         "a waiting client's call runs"
     );
+}
+
+/// A request body that arrives in pieces, each after a pause (on tokio's clock).
+struct Trickle {
+    pieces: std::collections::VecDeque<(Duration, Bytes)>,
+    pause: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl Trickle {
+    /// `count` pieces of `piece` bytes, one every `every`.
+    fn new(count: usize, piece: usize, every: Duration) -> Trickle {
+        Trickle {
+            pieces: (0..count)
+                .map(|_| (every, Bytes::from(vec![b'x'; piece])))
+                .collect(),
+            pause: None,
+        }
+    }
+}
+
+impl hyper::body::Body for Trickle {
+    type Data = Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, Self::Error>>> {
+        use std::future::Future as _;
+        use std::task::Poll;
+        let Some((every, _)) = self.pieces.front() else {
+            return Poll::Ready(None);
+        };
+        let every = *every;
+        let pause = self
+            .pause
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(every)));
+        if pause.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
+        }
+        self.pause = None;
+        let piece = self.pieces.pop_front().map(|(_, data)| data);
+        Poll::Ready(piece.map(|data| Ok(hyper::body::Frame::data(data))))
+    }
+}
+
+async fn send_trickle(app: &Arc<App>, body: Trickle) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(Method::POST)
+        .uri("/")
+        .header("host", "app.test")
+        .body(body)
+        .expect("request");
+    let response = app.clone().handle(request, PEER).await.expect("infallible");
+    let (parts, body) = response.into_parts();
+    let body = body.collect().await.expect("body").to_bytes();
+    (parts.status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// The app's limits: at least 10 bytes a second past the first 5 s, all within 20 s.
+#[tokio::test(start_paused = true)]
+async fn a_body_slower_than_the_minimum_rate_is_408_once_the_grace_is_over() {
+    let (app, seen) = app(Behaviour::Echo, true);
+    let started = tokio::time::Instant::now();
+    // One byte a second: 5 bytes by the end of the grace, owed 50.
+    let (status, body) = send_trickle(&app, Trickle::new(100, 1, Duration::from_secs(1))).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    assert!(body.contains("too slowly"), "{body}");
+    assert_eq!(started.elapsed(), Duration::from_secs(5));
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_body_that_keeps_the_rate_but_not_the_timeout_is_408_at_the_timeout() {
+    let (app, seen) = app(Behaviour::Echo, true);
+    let started = tokio::time::Instant::now();
+    // 30 bytes a second, well over the rate, but 1,000 bytes take 33 s.
+    let (status, body) =
+        send_trickle(&app, Trickle::new(100, 10, Duration::from_millis(333))).await;
+    assert_eq!(status, StatusCode::REQUEST_TIMEOUT, "{body}");
+    assert!(body.contains("FNHOST_BODY_READ_TIMEOUT"), "{body}");
+    assert_eq!(started.elapsed(), Duration::from_secs(20));
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+}
+
+/// FUNC_TIMEOUT is the function's: a body that took longer than it to arrive (within the
+/// body's own limits) is still served.
+#[tokio::test(start_paused = true)]
+async fn the_functions_timeout_starts_once_the_body_is_in() {
+    // A function that takes 2 s of its 3 s.
+    let (app, seen) = app(Behaviour::After(Duration::from_secs(2)), true);
+    // 8 pieces of 20 bytes, one every 0.5 s: 4 s, past the 3 s FUNC_TIMEOUT.
+    let (status, body) = send_trickle(&app, Trickle::new(8, 20, Duration::from_millis(500))).await;
+    assert_eq!((status, body.as_str()), (StatusCode::OK, "late"));
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_http11_request_needs_exactly_one_host() {
+    let (app, seen) = app(Behaviour::Echo, true);
+    let build = |version: http::Version, hosts: &[&str]| {
+        let mut builder = Request::builder().uri("/").version(version);
+        for host in hosts {
+            builder = builder.header("host", *host);
+        }
+        builder.body(Full::new(Bytes::new())).expect("request")
+    };
+    for hosts in [&[][..], &["a", "b"][..]] {
+        let (status, _, body) = send(&app, build(http::Version::HTTP_11, hosts)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{hosts:?}");
+        assert!(body.contains("Host"), "{body}");
+    }
+    assert_eq!(seen.calls.load(Ordering::SeqCst), 0);
+    let (status, _, _) = send(&app, build(http::Version::HTTP_10, &[])).await;
+    assert_eq!(status, StatusCode::CREATED, "HTTP/1.0 may omit Host");
+    let (status, _, _) = send(&app, build(http::Version::HTTP_11, &["a"])).await;
+    assert_eq!(status, StatusCode::CREATED);
 }

@@ -103,6 +103,21 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "largest request head (request line and headers)",
     ),
     (
+        "FNHOST_MAX_HEADERS",
+        "100",
+        "most header fields in a request; more is 431",
+    ),
+    (
+        "FNHOST_BODY_READ_TIMEOUT",
+        "60",
+        "seconds a client may take to send the request body after its head; then 408",
+    ),
+    (
+        "FNHOST_MIN_BODY_RATE",
+        "1024",
+        "bytes a second a request body must average after its first 5 seconds, else 408 (0: no minimum)",
+    ),
+    (
         "FNHOST_MAX_CONNECTIONS",
         "10000",
         "open client connections; more wait to be accepted",
@@ -180,6 +195,12 @@ pub struct ServerSettings {
     pub header_read_timeout: Duration,
     /// Largest request head.
     pub max_header_bytes: usize,
+    /// Most header fields in a request.
+    pub max_headers: usize,
+    /// Time allowed to send the body, from the end of the head.
+    pub body_read_timeout: Duration,
+    /// Fewest bytes a second a body must average past its first seconds (0: no minimum).
+    pub min_body_rate: u64,
     /// Most open connections.
     pub max_connections: usize,
     /// Grace period for in-flight requests on SIGTERM.
@@ -486,6 +507,9 @@ fn parse_server(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> ServerSett
         max_header_bytes: r
             .parse("FNHOST_MAX_HEADER_BYTES", 64 * 1024, "a number of bytes")
             .max(8192),
+        max_headers: r.positive("FNHOST_MAX_HEADERS", 100),
+        body_read_timeout: r.seconds("FNHOST_BODY_READ_TIMEOUT", None, 60.0),
+        min_body_rate: r.parse("FNHOST_MIN_BODY_RATE", 1024, "a number of bytes a second"),
         max_connections: r.positive("FNHOST_MAX_CONNECTIONS", 10_000),
         shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT", None, 10.0),
         access_log: r.flag("FNHOST_ACCESS_LOG", true),

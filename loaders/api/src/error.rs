@@ -14,8 +14,11 @@ pub enum ErrorKind {
     FunctionFailed,
     /// The function returned a value fnhost cannot turn into a response.
     BadReturn,
-    /// The function cannot take calls now (engine stopped, worker crashed, overloaded).
+    /// The function cannot take calls now (engine stopped, no worker, overloaded).
     Unavailable,
+    /// The process running the call died during it: a crash, a signal, or stopped by fnhost
+    /// for going over the memory limit.
+    Crashed,
     /// The client left before the call started, so it was never run.
     ClientGone,
 }
@@ -29,6 +32,7 @@ impl ErrorKind {
             ErrorKind::FunctionFailed => "exception",
             ErrorKind::BadReturn => "bad_return",
             ErrorKind::Unavailable => "unavailable",
+            ErrorKind::Crashed => "crashed",
             ErrorKind::ClientGone => "client_gone",
         }
     }
@@ -47,6 +51,7 @@ impl ErrorKind {
                 | ErrorKind::FunctionFailed
                 | ErrorKind::BadReturn
                 | ErrorKind::Unavailable
+                | ErrorKind::Crashed
         )
     }
 }
@@ -73,6 +78,15 @@ pub enum InvokeError {
     /// The engine cannot take the call.
     #[error("function unavailable: {0}")]
     Unavailable(String),
+    /// The process running the call died during it; the detail (exit status, signal) is for
+    /// the log only.
+    #[error("the function's process died during the call: {detail}")]
+    Crashed {
+        /// How it died.
+        detail: String,
+        /// fnhost stopped it for going over `FUNC_MEMORY_LIMIT`.
+        out_of_memory: bool,
+    },
     /// The client left before the call started ([`crate::CallStart`]); it was not run.
     #[error("the client left before the call started")]
     ClientGone,
@@ -87,6 +101,7 @@ impl InvokeError {
             InvokeError::FunctionFailed(_) => ErrorKind::FunctionFailed,
             InvokeError::BadReturn(_) => ErrorKind::BadReturn,
             InvokeError::Unavailable(_) => ErrorKind::Unavailable,
+            InvokeError::Crashed { .. } => ErrorKind::Crashed,
             InvokeError::ClientGone => ErrorKind::ClientGone,
         }
     }

@@ -9,8 +9,8 @@
 //! - [`library`]: opening the `.so`, checking the ABI version, `fnhost_init`, the handler.
 //! - [`call`]: one call, from [`Invocation`] to [`Response`].
 //! - [`pool`]: the calling threads, and what happens to a call past its deadline.
-//! - [`worker`]: the worker process of `FNHOST_ISOLATION=process`, over the worker protocol
-//!   of `fnhost-loader-process`.
+//! - [`worker`]: the worker process of `FNHOST_ISOLATION=process`, served by
+//!   `fnhost-workers`' worker server.
 
 pub mod abi;
 pub mod call;
@@ -24,7 +24,6 @@ use fnhost_loader_api::{
     Call, EngineStats, Function, FunctionSpec, Invocation, InvokeError, Isolation, LoadError,
     Loader, Stop, answer_from,
 };
-use fnhost_workers::WorkerCommand;
 use tokio::sync::oneshot;
 
 use crate::pool::{Job, JobState, Pool};
@@ -64,34 +63,8 @@ fn load_isolated(
     worker_program: &std::path::Path,
     workers: usize,
 ) -> Result<Box<dyn Function>, LoadError> {
-    let command = WorkerCommand {
-        program: worker_program.to_path_buf(),
-        args: worker_args(spec),
-        env: Vec::new(),
-        dir: spec.dir.clone(),
-        start_timeout: std::time::Duration::from_secs(60),
-    };
+    let command = fnhost_workers::serve::command("native", spec, worker_program);
     fnhost_workers::start_blocking("native", spec, command, workers)
-}
-
-/// The arguments of `fnhost worker native` for `spec`.
-pub fn worker_args(spec: &FunctionSpec) -> Vec<String> {
-    vec![
-        "worker".to_owned(),
-        "native".to_owned(),
-        "--dir".to_owned(),
-        spec.dir.display().to_string(),
-        "--module".to_owned(),
-        spec.module.clone(),
-        "--handler".to_owned(),
-        spec.handler.clone(),
-        "--runtime".to_owned(),
-        spec.runtime.clone(),
-        "--memory-limit".to_owned(),
-        spec.memory_limit.clone(),
-        "--timeout".to_owned(),
-        spec.timeout.as_secs_f64().to_string(),
-    ]
 }
 
 /// A loaded native function.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
 use crate::build::{self, BuildError, io_error};
+use crate::shim;
 use fnhost_workers::WorkerCommand;
 
 /// The compiled worker's file name, in the function folder.
@@ -138,6 +139,7 @@ impl Loader for GoLoader {
             env: crate::shim::function_env(spec),
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
+            memory_limit: shim::memory_limit(spec),
         };
         fnhost_workers::start_blocking("go", spec, command, spec.workers)
     }

@@ -38,12 +38,18 @@ impl Loader for NodeLoader {
         node_path.push(spec.dir.join("node_modules").display().to_string());
         let mut env = shim::function_env(spec);
         env.push(("NODE_PATH".to_owned(), node_path.join(":")));
+        let mut args: Vec<String> = shim::node_heap_mib(spec)
+            .map(|mib| format!("--max-old-space-size={mib}"))
+            .into_iter()
+            .collect();
+        args.push(script.display().to_string());
         let command = WorkerCommand {
             program: PathBuf::from("node"),
-            args: vec![script.display().to_string()],
+            args,
             env,
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
+            memory_limit: shim::memory_limit(spec),
         };
         fnhost_workers::start_blocking("nodejs", spec, command, spec.workers)
     }

@@ -18,6 +18,8 @@
 //! - [`function`]: the [`fnhost_loader_api::Function`] implementation and deadlines.
 //! - [`watchdog`]: stopping calls that ran past their deadline.
 //! - `signal`, `async_exc`: the two FFI pieces the watchdog uses.
+//! - [`worker`]: `FNHOST_ISOLATION=process`, the function in worker processes of its own
+//!   (`fnhost worker python`), so that a crash costs the calls of one worker, not fnhost.
 
 mod async_exc;
 pub mod call;
@@ -28,10 +30,11 @@ pub mod job;
 pub mod pool;
 mod signal;
 pub mod watchdog;
+pub mod worker;
 
 use std::sync::{Arc, OnceLock};
 
-use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
+use fnhost_loader_api::{Function, FunctionSpec, Isolation, LoadError, Loader};
 use pyo3::prelude::*;
 
 use crate::call::Loaded;
@@ -51,6 +54,10 @@ impl Loader for PythonLoader {
     }
 
     fn load(&self, spec: &FunctionSpec) -> Result<Box<dyn Function>, LoadError> {
+        if let Isolation::Process { worker_program } = &spec.isolation {
+            let command = fnhost_workers::serve::command("python", spec, worker_program);
+            return fnhost_workers::start_blocking("python", spec, command, spec.workers);
+        }
         let boot = interpreter::start()?;
         let (loaded, timeout_type, description) = Python::attach(|py| -> Result<_, LoadError> {
             let handler = interpreter::import_handler(py, spec)?;

@@ -13,7 +13,7 @@ use fnhost_loader_api::{
 
 use crate::pool::{Lease, Pool};
 use crate::protocol::{CallHeader, EventHeader, Frame, ResultHeader};
-use crate::worker::WorkerCommand;
+use crate::worker::{WorkerCommand, WorkerGone};
 
 /// A function served by worker processes.
 pub struct ProcessFunction {
@@ -134,7 +134,7 @@ async fn call(
 fn finish(
     pool: &Arc<Pool>,
     lease: Lease,
-    outcome: Option<Result<Frame, String>>,
+    outcome: Option<Result<Frame, WorkerGone>>,
     timeout: Duration,
 ) -> Result<Response, InvokeError> {
     match outcome {
@@ -142,11 +142,17 @@ fn finish(
             pool.replace(lease, "a call timed out");
             Err(InvokeError::Timeout(timeout))
         }
-        Some(Err(reason)) => {
-            pool.replace(lease, "it crashed");
-            Err(InvokeError::FunctionFailed(format!(
-                "the worker process died during the call: {reason}"
-            )))
+        Some(Err(gone)) => {
+            let why = if gone.out_of_memory {
+                "it went over the memory limit"
+            } else {
+                "it crashed"
+            };
+            pool.replace(lease, why);
+            Err(InvokeError::Crashed {
+                detail: format!("the worker process died during the call: {}", gone.reason),
+                out_of_memory: gone.out_of_memory,
+            })
         }
         Some(Ok(frame)) => {
             pool.release(lease);

@@ -14,12 +14,17 @@
 //! - [`protocol`]: frames and their JSON headers.
 //! - [`worker`]: one worker process and the task routing its results.
 //! - [`pool`]: the worker slots, leases, replacement with backoff.
+//! - [`memory`]: the workers' memory limit (`FUNC_MEMORY_LIMIT`), watched from `/proc`.
 //! - [`function`]: [`ProcessFunction`] over a pool, and [`start_blocking`] for loaders.
+//! - [`serve`]: the worker side, for workers that are fnhost itself (`fnhost worker LOADER`,
+//!   `FNHOST_ISOLATION=process`): a function loaded in the worker answers the host's calls.
 
 pub mod function;
+pub mod memory;
 pub mod pool;
 pub mod protocol;
+pub mod serve;
 pub mod worker;
 
 pub use function::{ProcessFunction, start_blocking};
-pub use worker::{WorkerCommand, WorkerError};
+pub use worker::{WorkerCommand, WorkerError, WorkerGone};

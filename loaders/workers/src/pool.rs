@@ -5,11 +5,13 @@
 //! return to service once the replacement is READY. Calls wait for a free slot until their
 //! deadline.
 //!
+//! A worker that exits for any reason, also while no call runs on it, is replaced the same
+//! way. With a memory limit, the pool also watches the workers' memory ([`crate::memory`]).
+//!
 //! Slots are tagged with their worker's *generation*: a slot handed out before its worker was
 //! replaced is discarded when it comes back, so a replacement never gets more calls than it
 //! asked for.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
@@ -17,6 +19,9 @@ use fnhost_loader_api::Counted;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
+use std::sync::{Arc, Weak};
+
+use crate::memory;
 use crate::worker::{Worker, WorkerCommand};
 
 /// One worker position.
@@ -70,6 +75,9 @@ impl Pool {
         pool.install(0, first);
         for seat in 1..workers {
             pool.clone().respawn_in_background(seat, None);
+        }
+        if let Some(limit) = pool.command.memory_limit {
+            tokio::spawn(watch_memory(Arc::downgrade(&pool), limit));
         }
         Ok(pool)
     }
@@ -150,13 +158,21 @@ impl Pool {
         self.clone().respawn_in_background(seat, Some(why));
     }
 
-    fn install(&self, seat: usize, worker: Arc<Worker>) {
+    fn install(self: &Arc<Self>, seat: usize, worker: Arc<Worker>) {
         let slots = usize::try_from(worker.ready.concurrency.max(1)).unwrap_or(1);
         let generation = {
             let mut current = self.seats[seat].lock();
-            current.worker = Some(worker);
+            current.worker = Some(worker.clone());
             current.generation
         };
+        // However it ends (a crash between calls, a kill for memory), the seat gets a new one.
+        let pool = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let why = worker.wait_exit().await;
+            if let Some(pool) = pool.upgrade() {
+                pool.retire(seat, generation, &why);
+            }
+        });
         self.free
             .lock()
             .extend(std::iter::repeat_n((seat, generation), slots));
@@ -199,6 +215,35 @@ impl Pool {
         });
     }
 
+    /// Kills the largest worker if fnhost and its workers together are over `limit` bytes.
+    fn check_memory(&self, limit: u64) {
+        let workers: Vec<(Arc<Worker>, u64)> = self
+            .seats
+            .iter()
+            .filter_map(|seat| seat.lock().worker.clone())
+            .filter(|worker| worker.alive())
+            .filter_map(|worker| {
+                let bytes = memory::resident_bytes(&worker.pid()?.to_string())?;
+                Some((worker, bytes))
+            })
+            .collect();
+        let own = memory::resident_bytes("self").unwrap_or(0);
+        let sizes: Vec<u64> = workers.iter().map(|(_, bytes)| *bytes).collect();
+        let Some((largest, total)) = memory::over_limit(own, &sizes, limit) else {
+            return;
+        };
+        let (worker, bytes) = &workers[largest];
+        let why = format!(
+            "killed by fnhost for memory: the worker used {}, and with fnhost and the other \
+             workers {}, over FUNC_MEMORY_LIMIT ({})",
+            memory::mib(*bytes),
+            memory::mib(total),
+            memory::mib(limit)
+        );
+        tracing::error!("{why}");
+        worker.kill_for_memory(why);
+    }
+
     /// Workers alive now.
     pub fn live(&self) -> usize {
         self.seats
@@ -210,5 +255,18 @@ impl Pool {
     /// Number of worker positions.
     pub fn size(&self) -> usize {
         self.seats.len()
+    }
+}
+
+/// Checks the workers' memory every [`memory::CHECK_EVERY`] while the pool exists.
+async fn watch_memory(pool: Weak<Pool>, limit: u64) {
+    let mut every = tokio::time::interval(memory::CHECK_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let Some(pool) = pool.upgrade() else {
+            return;
+        };
+        pool.check_memory(limit);
     }
 }

@@ -32,6 +32,9 @@ pub struct WorkerCommand {
     pub dir: PathBuf,
     /// How long loading may take, until READY.
     pub start_timeout: Duration,
+    /// The most resident memory fnhost and all its workers may use together
+    /// (`FUNC_MEMORY_LIMIT`); the pool kills the largest worker past it.
+    pub memory_limit: Option<u64>,
 }
 
 /// Why a worker could not start or stopped.
@@ -57,7 +60,16 @@ pub enum WorkerError {
 }
 
 /// What a call gets back: the RESULT frame, or why there is none.
-pub type CallOutcome = Result<Frame, String>;
+pub type CallOutcome = Result<Frame, WorkerGone>;
+
+/// Why a worker can no longer answer a call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkerGone {
+    /// How it ended (exit status, signal, protocol error), for the log.
+    pub reason: String,
+    /// fnhost stopped it for going over the memory limit.
+    pub out_of_memory: bool,
+}
 
 type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<CallOutcome>>>>>;
 
@@ -71,6 +83,8 @@ pub struct Worker {
     /// What READY said.
     pub ready: ReadyHeader,
     exited: tokio::sync::watch::Receiver<Option<String>>,
+    /// Why fnhost stopped it for memory, if it did.
+    over_memory: Mutex<Option<String>>,
 }
 
 static SOCKET_SEQUENCE: AtomicU64 = AtomicU64::new(0);
@@ -136,6 +150,7 @@ impl Worker {
             next_id: AtomicU64::new(1),
             ready,
             exited,
+            over_memory: Mutex::new(None),
         });
         tokio::spawn(route_results(
             reader,
@@ -152,21 +167,35 @@ impl Worker {
         let (tx, rx) = oneshot::channel();
         match self.pending.lock().as_mut() {
             Some(pending) => pending.insert(id, tx),
-            None => return Err(self.exit_reason()),
+            None => return Err(self.gone()),
         };
         let bytes = encode_frame(Kind::Call, id, header, body);
         if self.outbox.send(bytes).is_err() {
             if let Some(pending) = self.pending.lock().as_mut() {
                 pending.remove(&id);
             }
-            return Err("cannot write to the worker: its connection is closed".to_owned());
+            return Err(WorkerGone {
+                reason: "cannot write to the worker: its connection is closed".to_owned(),
+                out_of_memory: false,
+            });
         }
-        rx.await.unwrap_or_else(|_| Err(self.exit_reason()))
+        rx.await.unwrap_or_else(|_| Err(self.gone()))
     }
 
     /// Kills the worker (its in-flight calls fail).
     pub fn kill(&self) {
         let _ = self.child.lock().start_kill();
+    }
+
+    /// Kills the worker for going over the memory limit: its in-flight calls fail saying so.
+    pub fn kill_for_memory(&self, why: String) {
+        *self.over_memory.lock() = Some(why);
+        self.kill();
+    }
+
+    /// The worker's process id, while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.lock().id()
     }
 
     /// `true` while the worker process runs.
@@ -187,11 +216,16 @@ impl Worker {
         }
     }
 
-    fn exit_reason(&self) -> String {
-        self.exited
+    fn gone(&self) -> WorkerGone {
+        let reason = self
+            .exited
             .borrow()
             .clone()
-            .unwrap_or_else(|| "the worker stopped answering".to_owned())
+            .unwrap_or_else(|| "the worker stopped answering".to_owned());
+        WorkerGone {
+            reason,
+            out_of_memory: self.over_memory.lock().is_some(),
+        }
     }
 
     fn reap(&self) -> String {
@@ -225,9 +259,9 @@ fn read_ready(frame: Result<Frame, FrameError>) -> Result<ReadyHeader, WorkerErr
 
 /// Reads one frame; an EOF is a `Malformed` error.
 /// Results are read through a buffer: under load one `read` brings several frames.
-type FrameReader = BufReader<OwnedReadHalf>;
+pub(crate) type FrameReader = BufReader<OwnedReadHalf>;
 
-async fn read_frame(reader: &mut FrameReader) -> Result<Frame, FrameError> {
+pub(crate) async fn read_frame(reader: &mut FrameReader) -> Result<Frame, FrameError> {
     let mut length = [0u8; 4];
     reader
         .read_exact(&mut length)
@@ -301,17 +335,18 @@ async fn route_results(
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let reason = if why.is_empty() {
-        format!("the worker exited ({reason})")
-    } else {
-        format!("{why}; {reason}")
+    let reason = match (worker.over_memory.lock().clone(), why.is_empty()) {
+        (Some(memory), _) => format!("{memory} ({reason})"),
+        (None, true) => format!("the worker exited ({reason})"),
+        (None, false) => format!("{why}; {reason}"),
     };
     worker.kill();
+    let _ = exit_tx.send(Some(reason));
+    let gone = worker.gone();
     let waiters = pending.lock().take().unwrap_or_default();
     for (_, waiter) in waiters {
-        let _ = waiter.send(Err(reason.clone()));
+        let _ = waiter.send(Err(gone.clone()));
     }
-    let _ = exit_tx.send(Some(reason));
 }
 
 /// `exit code 3`, `killed by signal 11 (SIGSEGV)`, ...
