@@ -14,14 +14,15 @@
 //!   is cut with a 408 and its connection freed, so slow clients cannot hold the server's
 //!   connections. The function's own `FUNC_TIMEOUT` starts once the body is in.
 
-use std::pin::pin;
+use std::future::Future;
+use std::pin::{Pin, pin};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, header};
-use http_body_util::BodyExt;
 use hyper::body::Body;
-use tokio::time::Instant;
+use tokio::time::{Instant, Sleep};
 
 use crate::respond::RequestError;
 
@@ -65,12 +66,16 @@ where
     }
     let mut body = pin!(body);
     let mut pieces = Pieces::new(declared, limits.max_bytes);
-    let mut timer = pin!(tokio::time::sleep_until(pieces.due(limits, head_at)));
+    let mut timer = PieceTimer::default();
     loop {
-        let frame = tokio::select! {
-            biased;
-            frame = body.frame() => frame,
-            () = timer.as_mut() => return Err(too_slow(&pieces, limits, head_at)),
+        let due = pieces.due(limits, head_at);
+        let frame = std::future::poll_fn(|cx| match body.as_mut().poll_frame(cx) {
+            Poll::Ready(frame) => Poll::Ready(Some(frame)),
+            Poll::Pending => timer.poll_until(due, cx).map(|()| None),
+        })
+        .await;
+        let Some(frame) = frame else {
+            return Err(too_slow(&pieces, limits, head_at));
         };
         match frame {
             None => break,
@@ -82,11 +87,27 @@ where
                 if body.is_end_stream() {
                     break;
                 }
-                timer.as_mut().reset(pieces.due(limits, head_at));
             }
         }
     }
     Ok(pieces.finish())
+}
+
+/// The timer of the piece a body waits for, made only once a piece is late to arrive (a body
+/// already in hyper's buffer, the usual case, never starts a timer).
+#[derive(Default)]
+struct PieceTimer(Option<Pin<Box<Sleep>>>);
+
+impl PieceTimer {
+    fn poll_until(&mut self, due: Instant, cx: &mut Context<'_>) -> Poll<()> {
+        let sleep = self
+            .0
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
+        if sleep.deadline() != due {
+            sleep.as_mut().reset(due);
+        }
+        sleep.as_mut().poll(cx)
+    }
 }
 
 fn declared_length(headers: &HeaderMap) -> Option<u64> {

@@ -75,7 +75,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "FNHOST_ISOLATION",
         "in-process",
-        "native functions: in-process, or process (worker processes that a crash or timeout replaces)",
+        "Python and native functions: in-process, or process (worker processes that a crash or timeout replaces)",
     ),
     (
         "FNHOST_WORKERS",
@@ -313,7 +313,7 @@ impl Reader<'_> {
     }
 }
 
-/// Where native calls run (`FNHOST_ISOLATION`, `FNHOST_WORKERS`).
+/// Where Python and native calls run (`FNHOST_ISOLATION`, `FNHOST_WORKERS`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IsolationSetting {
     /// In the fnhost process.

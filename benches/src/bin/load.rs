@@ -161,6 +161,11 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             "fnhost, Python hello.foo, metrics and access log off",
             &[("FNHOST_METRICS", "false"), ("FNHOST_ACCESS_LOG", "false")],
         ),
+        fnhost(
+            "fnhost-isolated",
+            "fnhost, Python hello.foo in 2 worker processes (FNHOST_ISOLATION=process)",
+            &[("FNHOST_ISOLATION", "process"), ("FNHOST_WORKERS", "2")],
+        ),
     ];
     list.push(fnhost(
         "fnhost-js",

@@ -488,6 +488,31 @@ def install_stdio():
     )
 
 
+def install_crash_reports():
+    """A function that ends the process says so in the log, whatever runs it: ``faulthandler``
+    prints every thread's Python stack on a segfault, abort, bus or floating-point error, and
+    ``os._exit`` logs who called it before the process ends (it still ends, with the status
+    the function gave)."""
+    import faulthandler
+    import os
+    import traceback
+
+    faulthandler.enable(file=sys.stderr, all_threads=True)
+    real_exit = os._exit
+
+    def _exit(status):
+        try:
+            stack = "".join(traceback.format_stack()[:-1])
+            sys.stderr.write(
+                f"fnhost: the function called os._exit({status}); this process ends now\n{stack}"
+            )
+        finally:
+            real_exit(status)
+
+    _exit.__doc__ = real_exit.__doc__
+    os._exit = _exit
+
+
 def install_sleep(interruptible_sleep):
     """Makes time.sleep stoppable when a call times out; behaves as time.sleep otherwise."""
 

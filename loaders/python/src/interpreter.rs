@@ -51,6 +51,7 @@ fn install_bootstrap(py: Python<'_>) -> PyResult<Bootstrap> {
         .getattr("modules")?
         .set_item("fnhost", &module)?;
     module.call_method0("install_stdio")?;
+    module.call_method0("install_crash_reports")?;
     let sleep = wrap_pyfunction!(interruptible_sleep, &module)?;
     module.call_method1("install_sleep", (sleep,))?;
     let _ = FUNCTION_TIMEOUT.set(module.getattr("FunctionTimeout")?.unbind());
