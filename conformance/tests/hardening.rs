@@ -26,8 +26,10 @@ fn boot_python(fixture: &str, env: &[(&str, &str)]) -> (Booted, tempfile::TempDi
     let fixture = Fixture::load(&root().join("fixtures"), "python", fixture)
         .expect("the fixture exists")
         .expect("the fixture is valid");
+    // One process, so that `/proc/PID` is the server's own (not a supervisor's).
     let env: BTreeMap<String, String> = env
         .iter()
+        .chain(&[("FNHOST_SUPERVISE", "false")])
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect();
     let booted = boot(&fixture, &env, &suite).expect("fnhost starts");

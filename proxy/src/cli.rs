@@ -21,6 +21,13 @@ pub struct Cli {
     /// Print the resolved configuration and exit.
     #[arg(long, global = true)]
     pub print_config: bool,
+    /// Set by a supervising fnhost on its serving child: the supervisor's socket.
+    #[arg(long, hide = true, global = true)]
+    pub supervisor: Option<PathBuf>,
+    /// Set by a supervising fnhost on a replacement child: the address its first child bound,
+    /// over any other setting.
+    #[arg(long, hide = true, global = true)]
+    pub listen_on: Option<std::net::SocketAddr>,
 }
 
 /// Sub-commands.

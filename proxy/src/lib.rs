@@ -15,6 +15,8 @@
 //!   stopped.
 //! - [`respond`]: the one place that maps failures to HTTP statuses.
 //! - [`metrics`], [`access_log`]: what each request records.
+//! - [`supervise`]: fnhost as the parent of its serving process, which it replaces when a
+//!   function crashes it (`FNHOST_SUPERVISE`).
 
 pub mod access_log;
 pub mod body;
@@ -28,6 +30,7 @@ pub mod respond;
 pub mod server;
 pub mod service;
 pub mod stage;
+pub mod supervise;
 
 use std::future::Future;
 use std::io::Write as _;
@@ -78,15 +81,16 @@ impl StartError {
 }
 
 /// Loads the function (blocking: imports, installs) and serves it until the future made by
-/// `shutdown` resolves. `shutdown` runs inside the runtime before readiness is announced, so
-/// whatever it installs (signal handlers) is in place when clients and supervisors are told.
+/// `shutdown` resolves. `shutdown` gets the bound address and runs inside the runtime before
+/// readiness is announced, so whatever it installs (signal handlers, the link to a
+/// supervisor) is in place when clients and supervisors are told.
 ///
 /// The function is loaded before the port is bound, so the server is ready as soon as it
 /// accepts connections. Readiness is announced on stdout as one machine-readable line:
 /// `fnhost: listening http=<address>`.
 pub fn run<F: Future<Output = ()> + Send>(
     settings: &Settings,
-    shutdown: impl FnOnce() -> F,
+    shutdown: impl FnOnce(std::net::SocketAddr) -> F,
 ) -> Result<Drained, StartError> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -109,7 +113,7 @@ pub fn run<F: Future<Output = ()> + Send>(
         let addr = listener
             .local_addr()
             .map_err(|e| StartError::Internal(e.to_string()))?;
-        let shutdown = shutdown();
+        let shutdown = shutdown(addr);
         announce(addr);
         Ok::<_, StartError>(server::run(listener, app.clone(), limits(settings), shutdown).await)
     })?;

@@ -39,7 +39,7 @@ fn main() -> ExitCode {
         }
         None => (Mode::Pod, Overrides::default()),
     };
-    let settings = match Settings::resolve(mode, &ProcessEnv, &overrides) {
+    let mut settings = match Settings::resolve(mode, &ProcessEnv, &overrides) {
         Ok(settings) => settings,
         Err(e) => return fail(&e.to_string(), fnhost_proxy::EXIT_CONFIG),
     };
@@ -48,10 +48,19 @@ fn main() -> ExitCode {
         return ExitCode::SUCCESS;
     }
     init_logging(&settings.log_filter);
+    if settings.supervise && cli.supervisor.is_none() {
+        // This process only supervises; the serving child resolves the same settings.
+        let args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+        return ExitCode::from(fnhost_proxy::supervise::run(args));
+    }
+    if let Some(addr) = cli.listen_on {
+        settings.server.listen = addr;
+    }
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }
-    match fnhost_proxy::run(&settings, shutdown_signal) {
+    let supervisor = cli.supervisor.as_deref();
+    match fnhost_proxy::run(&settings, |addr| shutdown_signal(addr, supervisor)) {
         Ok(Drained::Clean) => {
             tracing::info!("all in-flight requests finished; bye");
             ExitCode::SUCCESS
@@ -91,9 +100,13 @@ fn init_logging(filter: &str) {
 }
 
 /// Installs the SIGTERM and SIGINT handlers at once (inside the runtime, before readiness is
-/// announced: a signal sent right after the announcement must not find the default action)
-/// and returns the future that resolves on either.
-fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
+/// announced: a signal sent right after the announcement must not find the default action),
+/// tells a supervisor where fnhost listens, and returns the future that resolves on either
+/// signal or when the supervisor is gone.
+fn shutdown_signal(
+    addr: std::net::SocketAddr,
+    supervisor: Option<&std::path::Path>,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>> {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::terminate()),
@@ -102,10 +115,15 @@ fn shutdown_signal() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> +
         tracing::error!("cannot install signal handlers; SIGTERM will not drain");
         return Box::pin(std::future::pending());
     };
+    let supervisor_gone = match supervisor {
+        Some(path) => fnhost_proxy::supervise::report(path, addr),
+        None => Box::pin(std::future::pending()),
+    };
     Box::pin(async move {
         tokio::select! {
             _ = term.recv() => tracing::info!("SIGTERM received"),
             _ = int.recv() => tracing::info!("SIGINT received"),
+            () = supervisor_gone => {}
         }
     })
 }

@@ -83,6 +83,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "worker processes for worker runtimes and for FNHOST_ISOLATION=process",
     ),
     (
+        "FNHOST_SUPERVISE",
+        "true",
+        "run the server as a child of a small supervisor that replaces it when the function crashes it",
+    ),
+    (
         "FNHOST_ACCESS_LOG",
         "true",
         "one access-log line per request on stdout",
@@ -226,6 +231,8 @@ pub struct Settings {
     pub isolation: IsolationSetting,
     /// Worker processes for calls that run in workers.
     pub workers: usize,
+    /// Serve from a child process that a supervisor replaces when it dies.
+    pub supervise: bool,
     /// Log filter.
     pub log_filter: String,
     /// Dependency cache of the local runner.
@@ -348,6 +355,7 @@ impl Settings {
         let concurrency = r.positive("FNHOST_THREADS", 16);
         let isolation = parse_isolation(&mut r);
         let workers = r.positive("FNHOST_WORKERS", 2);
+        let supervise = r.flag("FNHOST_SUPERVISE", true);
         let log_filter = r.text("FNHOST_LOG").unwrap_or_else(|| "info".to_owned());
         let cache_dir = cache_dir(&r);
         if r.problems.is_empty() {
@@ -358,6 +366,7 @@ impl Settings {
                 concurrency,
                 isolation,
                 workers,
+                supervise,
                 log_filter,
                 cache_dir,
                 warnings,

@@ -490,14 +490,14 @@ def install_stdio():
 
 def install_crash_reports():
     """A function that ends the process says so in the log, whatever runs it: ``faulthandler``
-    prints every thread's Python stack on a segfault, abort, bus or floating-point error, and
+    prints the crashing thread's Python stack on a segfault, abort, bus or floating-point error, and
     ``os._exit`` logs who called it before the process ends (it still ends, with the status
     the function gave)."""
     import faulthandler
     import os
     import traceback
 
-    faulthandler.enable(file=sys.stderr, all_threads=True)
+    faulthandler.enable(file=sys.stderr, all_threads=False)
     real_exit = os._exit
 
     def _exit(status):

@@ -176,8 +176,14 @@ fn a_busy_loop_stopped_is_interrupted_in_place_and_the_next_call_is_served() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(rt.block_on(spinning.stop.stop()), Stopped::InPlace);
+    // After an in-place stop the proxy drops the answer; what it holds depends on where the
+    // stop found the call: interrupted while running (a timeout), or taken off the queue just
+    // before a thread started it (`running` already counts it then), which drops its reply.
     let err = rt.block_on(spinning.answer).expect_err("interrupted");
-    assert!(matches!(err, InvokeError::Timeout(_)), "{err:?}");
+    assert!(
+        matches!(err, InvokeError::Timeout(_) | InvokeError::Unavailable(_)),
+        "{err:?}"
+    );
     let response = rt
         .block_on(
             f.invoke(call(Method::POST, "ok", None, Duration::from_secs(5)))
