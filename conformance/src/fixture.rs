@@ -6,6 +6,7 @@
 //! deps = "requirements.txt"    # optional dependency file (installed by `fnhost run --deps`)
 //! build = "cc -shared ..."      # optional build command, run in the function folder
 //! files_from = "nodejs/helloget" # optional: another fixture whose files this one uses too
+//! file = "helloget.py"           # optional, local mode: the function file among namesakes
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -35,6 +36,10 @@ pub struct Fixture {
     /// fixtures unchanged).
     #[serde(default)]
     pub files_from: Option<String>,
+    /// Local mode: the function file, where the folder holds other files of the same name
+    /// with other suffixes (otherwise the one file named after the module).
+    #[serde(default)]
+    pub file: Option<String>,
     /// The folder it was read from.
     #[serde(skip)]
     pub dir: PathBuf,

@@ -125,7 +125,10 @@ fn command(
             );
         }
         StartMode::Local => {
-            let mut file = function_file(fn_dir, module)?;
+            let mut file = match &fixture.file {
+                Some(name) => fn_dir.join(name),
+                None => function_file(fn_dir, module)?,
+            };
             if let Some(stem) = &case.local_file {
                 let suffix = file.extension().and_then(|x| x.to_str()).unwrap_or("");
                 let renamed = fn_dir.join(format!("{stem}.{suffix}"));
