@@ -188,7 +188,12 @@ async fn a_guest_waiting_in_a_host_call_is_stopped_in_place() {
     for call in calls {
         let mut answer = call.answer;
         let waited = tokio::time::timeout(Duration::from_millis(300), &mut answer).await;
-        assert!(waited.is_err(), "still asleep at the deadline: {waited:?}");
+        // No answer by the deadline: still asleep, or (on a slow machine, where the later
+        // calls' deadlines pass while the test waits for the first) already ended by it.
+        assert!(
+            matches!(waited, Err(_) | Ok(Err(InvokeError::Timeout(_)))),
+            "answered a call that sleeps past its deadline: {waited:?}"
+        );
         assert_eq!(call.stop.stop().await, Stopped::InPlace);
         drop(answer);
     }
