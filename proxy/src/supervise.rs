@@ -92,15 +92,18 @@ async fn supervise_children(args: &[OsString], socket: &Path, listener: &UnixLis
         let mut stopping = false;
         // Kept open while the child runs: the child shuts down when it closes.
         let mut link = None;
+        // One future per child, polled across the loop (not re-made): a connection accepted
+        // but not yet read must never be dropped by another branch winning the select.
+        let mut announcement = std::pin::pin!(announced(listener));
         // SIGCHLD wakes the reaping; the tick covers a signal that came before the handler.
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let status = loop {
             tokio::select! {
                 _ = chld.recv() => {}
                 _ = tick.tick() => {}
-                announcement = announced(listener), if !ready => {
+                announced = &mut announcement, if !ready => {
                     ready = true;
-                    if let Some((addr, stream)) = announcement {
+                    if let Some((addr, stream)) = announced {
                         if restarts > 0 {
                             tracing::info!("serving again on {addr} (restart {restarts})");
                         }
@@ -198,11 +201,13 @@ pub fn report(supervisor: &Path, addr: SocketAddr) -> Pin<Box<dyn Future<Output 
             tracing::warn!("the supervisor is gone; shutting down");
         }),
         Err(e) => {
-            tracing::warn!(
-                "cannot reach the supervisor ({}): {e}",
+            // A child whose supervisor cannot be reached has lost it: it must not serve on
+            // as an orphan nobody supervises.
+            tracing::error!(
+                "cannot reach the supervisor ({}): {e}; shutting down",
                 supervisor.display()
             );
-            Box::pin(std::future::pending())
+            Box::pin(std::future::ready(()))
         }
     }
 }
