@@ -162,6 +162,11 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             &[("FNHOST_METRICS", "false"), ("FNHOST_ACCESS_LOG", "false")],
         ),
         fnhost(
+            "fnhost-unsupervised",
+            "fnhost, Python hello.foo, one process (FNHOST_SUPERVISE=false: no supervising parent)",
+            &[("FNHOST_SUPERVISE", "false")],
+        ),
+        fnhost(
             "fnhost-isolated",
             "fnhost, Python hello.foo in 2 worker processes (FNHOST_ISOLATION=process)",
             &[("FNHOST_ISOLATION", "process"), ("FNHOST_WORKERS", "2")],
