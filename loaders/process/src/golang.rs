@@ -14,7 +14,6 @@ use std::time::Duration;
 use fnhost_loader_api::{Function, FunctionSpec, LoadError, Loader};
 
 use crate::build::{self, BuildError, io_error};
-use crate::shim;
 use fnhost_workers::WorkerCommand;
 
 /// The compiled worker's file name, in the function folder.
@@ -139,7 +138,7 @@ impl Loader for GoLoader {
             env: crate::shim::function_env(spec),
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
-            memory_limit: shim::memory_limit(spec),
+            memory_limit: fnhost_workers::memory::limit_of(spec),
         };
         fnhost_workers::start_blocking("go", spec, command, spec.workers)
     }

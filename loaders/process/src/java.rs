@@ -189,7 +189,7 @@ impl Loader for JavaLoader {
             env: shim::function_env(spec),
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
-            memory_limit: shim::memory_limit(spec),
+            memory_limit: fnhost_workers::memory::limit_of(spec),
         };
         fnhost_workers::start_blocking("java", spec, command, spec.workers)
     }

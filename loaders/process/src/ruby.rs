@@ -39,7 +39,7 @@ impl Loader for RubyLoader {
             env,
             dir: spec.dir.clone(),
             start_timeout: Duration::from_secs(60),
-            memory_limit: shim::memory_limit(spec),
+            memory_limit: fnhost_workers::memory::limit_of(spec),
         };
         fnhost_workers::start_blocking("ruby", spec, command, spec.workers)
     }

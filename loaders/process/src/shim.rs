@@ -44,17 +44,11 @@ pub fn function_env(spec: &FunctionSpec) -> Vec<(String, String)> {
     ]
 }
 
-/// The memory all of the function's workers and fnhost may use together, in bytes
-/// (`FUNC_MEMORY_LIMIT`; none for `0`): the worker pool enforces it.
-pub fn memory_limit(spec: &FunctionSpec) -> Option<u64> {
-    spec.memory_limit_bytes().map(|bytes| bytes as u64)
-}
-
 /// The V8 heap a Node.js worker may grow to (`--max-old-space-size`, MiB): three quarters of
 /// its share of the memory limit, so that V8 collects garbage harder before the pool has to
 /// stop the worker; none without a limit.
 pub fn node_heap_mib(spec: &FunctionSpec) -> Option<u64> {
-    let share = memory_limit(spec)? / spec.workers.max(1) as u64;
+    let share = fnhost_workers::memory::limit_of(spec)? / spec.workers.max(1) as u64;
     Some((share / 4 * 3 / (1024 * 1024)).max(32))
 }
 

@@ -8,6 +8,12 @@
 
 use std::time::Duration;
 
+/// The memory fnhost and all of a function's workers may use together, in bytes
+/// (`FUNC_MEMORY_LIMIT`; none for `0`): what [`crate::WorkerCommand::memory_limit`] holds.
+pub fn limit_of(spec: &fnhost_loader_api::FunctionSpec) -> Option<u64> {
+    spec.memory_limit_bytes().map(|bytes| bytes as u64)
+}
+
 /// How often the workers' memory is read.
 pub const CHECK_EVERY: Duration = Duration::from_millis(100);
 

@@ -60,7 +60,7 @@ pub fn command(loader: &str, spec: &FunctionSpec, program: &Path) -> WorkerComma
         env: Vec::new(),
         dir: spec.dir.clone(),
         start_timeout: Duration::from_secs(60),
-        memory_limit: spec.memory_limit_bytes().map(|bytes| bytes as u64),
+        memory_limit: crate::memory::limit_of(spec),
     }
 }
 
