@@ -10,8 +10,11 @@ scripts/setup.sh
 # The real Kubernetes control plane of the reconciler's cluster tests (built once, ~7 minutes
 # cold on 2 cores, cached under ~/.cache/fnhost-k8s).
 scripts/k8s/build-control-plane.sh
-# The original kubeless CLI v1.0.8, for the end-to-end test (about a minute cold, cached).
+# The original kubeless CLI v1.0.8, for the end-to-end tests (about a minute cold, cached).
 scripts/k8s/build-kubeless-cli.sh
+# The real-cluster suite (cluster-e2e) starts a single-node cluster and stops it when it ends;
+# this stops it too if the suite is killed, so nothing is left running.
+trap 'scripts/k8s/stop-cluster.sh --quiet' EXIT
 
 # Build outputs live outside the clone, so a fresh clone reuses them.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fnhost/target}"
@@ -29,7 +32,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build the fnhost binary the black-box tests boot"
 cargo build --locked -p fnhost-proxy
 
-step "cargo test (unit tests, conformance suite, Prometheus scrape, reconciler against kube-apiserver 1.20 and the kubeless CLI)"
+step "cargo test (unit tests, conformance suite, Prometheus scrape, reconciler against kube-apiserver 1.20 and the kubeless CLI, and the real-cluster suite: images built, pods under kubelet)"
 FNHOST_BIN="$CARGO_TARGET_DIR/debug/fnhost" cargo test --workspace --locked
 
 if [ "${FNHOST_SKIP_BENCH_SMOKE:-0}" != 1 ]; then

@@ -70,6 +70,24 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
     }
 }
 
+/// The build stage's `RUN` that compiles `package` with only `feature` and installs `binary` in
+/// `/usr/local/bin`. The crate registry and the target folder are BuildKit cache mounts shared by
+/// every image (`sharing=locked`: one cargo at a time), so a rebuild compiles only what changed.
+pub fn cargo_build(package: &str, feature: &str, binary: &str) -> String {
+    let features = if feature.is_empty() {
+        String::new()
+    } else {
+        format!(" --no-default-features --features {feature}")
+    };
+    format!(
+        "RUN --mount=type=cache,id=fnhost-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \\
+    --mount=type=cache,id=fnhost-cargo-target,target=/src/target,sharing=locked \\
+    cargo build --release --locked -p {package}{features} \\
+ && cp target/release/{binary} /usr/local/bin/{binary}
+"
+    )
+}
+
 /// How every runtime stage ends: the pod's defaults, user 1000, `CMD ["fnhost"]`.
 const RUNTIME_STAGE_TAIL: &str = "    KUBELESS_INSTALL_VOLUME=/kubeless \\
     FUNC_PORT=8080
@@ -85,27 +103,32 @@ fn python_dockerfile(runtime: &Runtime) -> String {
     format!(
         r#"# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
 # fnhost runtime image for {id} ({image}).
-# Build from the repository root: docker build -f images/{id}/Dockerfile -t {image} .
+# Build from the repository root, with BuildKit (the cargo caches are cache mounts):
+#   DOCKER_BUILDKIT=1 docker build -f images/{id}/Dockerfile -t {image} .
 
+FROM rust:{RUST_VERSION}-slim-bookworm AS toolchain
+
+# fnhost is built against this image's own libpython, with the Rust toolchain copied in.
 FROM {base} AS build
 RUN apt-get update \
- && apt-get install -y --no-install-recommends build-essential ca-certificates curl \
+ && apt-get install -y --no-install-recommends gcc libc6-dev \
  && rm -rf /var/lib/apt/lists/*
-RUN curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs \
-  | sh -s -- -y --profile minimal --default-toolchain {RUST_VERSION}
-ENV PATH=/root/.cargo/bin:$PATH \
+COPY --from=toolchain /usr/local/rustup /usr/local/rustup
+COPY --from=toolchain /usr/local/cargo /usr/local/cargo
+ENV RUSTUP_HOME=/usr/local/rustup \
+    CARGO_HOME=/usr/local/cargo \
+    PATH=/usr/local/cargo/bin:$PATH \
     PYO3_PYTHON=/usr/local/bin/python{v}
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features python \
- && cp target/release/fnhost /usr/local/bin/fnhost
-
+{cargo_build}
 FROM {base}
 COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
 ENV PYTHONUNBUFFERED=1 \
 {tail}"#,
         id = runtime.id(),
         image = runtime.image,
+        cargo_build = cargo_build("fnhost-proxy", "python", "fnhost"),
         tail = RUNTIME_STAGE_TAIL,
     )
 }
@@ -168,21 +191,20 @@ fn rust_only_dockerfile(runtime: &Runtime, image: &RustOnlyImage<'_>) -> String 
     format!(
         "# Generated from the runtime catalogue by runtime-config/src/images.rs: do not edit.
 # fnhost runtime image for {id} ({tag}): {about}
-# Build from the repository root: docker build -f images/{id}/Dockerfile -t {tag} .
+# Build from the repository root, with BuildKit (the cargo caches are cache mounts):
+#   DOCKER_BUILDKIT=1 docker build -f images/{id}/Dockerfile -t {tag} .
 
 FROM rust:{RUST_VERSION}-slim-bookworm AS build
 WORKDIR /src
 COPY . .
-RUN cargo build --release --locked -p fnhost-proxy --no-default-features --features {feature} \\
- && cp target/release/fnhost /usr/local/bin/fnhost
-
+{cargo_build}
 FROM {base}
 COPY --from=build /usr/local/bin/fnhost /usr/local/bin/fnhost
 {extra_copy}ENV {extra_env}{tail}",
         id = runtime.id(),
         tag = runtime.image,
         about = image.about,
-        feature = runtime.language.id(),
+        cargo_build = cargo_build("fnhost-proxy", runtime.language.id(), "fnhost"),
         base = image.base,
         extra_copy = image.extra_copy,
         extra_env = image.extra_env,
@@ -231,7 +253,7 @@ mod tests {
                 continue;
             };
             let stages = text.lines().filter(|l| l.starts_with("FROM ")).count();
-            assert_eq!(stages, 2, "{}: multi-stage", runtime.id());
+            assert!(stages >= 2, "{}: multi-stage", runtime.id());
             let last_user = text
                 .lines()
                 .rev()
