@@ -12,6 +12,9 @@ scripts/setup.sh
 scripts/k8s/build-control-plane.sh
 # The original kubeless CLI v1.0.8, for the end-to-end tests (about a minute cold, cached).
 scripts/k8s/build-kubeless-cli.sh
+# Prometheus 3 with its Kubernetes discovery (Debian's build lacks it), for the real-cluster
+# suite's kubernetes_sd case (a few minutes cold, cached).
+scripts/k8s/build-prometheus.sh >/dev/null
 # The real-cluster suite (cluster-e2e) starts a single-node cluster and stops it when it ends;
 # this stops it too if the suite is killed, so nothing is left running.
 trap 'scripts/k8s/stop-cluster.sh --quiet' EXIT

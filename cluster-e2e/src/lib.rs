@@ -4,6 +4,8 @@
 //! `scripts/images/build.sh`, and the commands a user types: `kubectl` and the original
 //! kubeless CLI v1.0.8. Every failure is an error with the command's output, never a skip.
 
+pub mod load;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};

@@ -9,37 +9,51 @@
 )]
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use fnhost_cluster_e2e::{Cluster, Error, eventually};
 use libtest_mimic::{Arguments, Failed, Trial};
 
-/// The images this run builds and loads into the node.
-const IMAGES: &[&str] = &["reconciler", "python3.11"];
+#[path = "cluster/no_loss.rs"]
+mod no_loss;
+#[path = "cluster/prometheus.rs"]
+mod prometheus;
+#[path = "cluster/python.rs"]
+mod python;
+#[path = "cluster/runtimes.rs"]
+mod runtimes;
+
+use runtimes::{RUNTIMES, RuntimeCase};
+
 /// The provision image stand-in: upstream's `kubeless/unzip` is pinned by digest, and no
 /// registry is reachable here (scripts/images/base-images.sh builds this one).
 const PROVISION_IMAGE: &str = "fnhost/unzip:local";
-const POD_START: Duration = Duration::from_secs(180);
+/// Pod creation to Ready, including init containers that install dependencies or compile.
+const POD_START: Duration = Duration::from_secs(300);
 
 fn main() {
     let arguments = Arguments::from_args();
     let cluster = match Cluster::start().and_then(|c| install(&c).map(|()| c)) {
-        Ok(cluster) => std::sync::Arc::new(cluster),
+        Ok(cluster) => Arc::new(cluster),
         Err(e) => {
             eprintln!("cluster-e2e: the cluster could not be set up:\n{e}");
             std::process::exit(1);
         }
     };
-    let trials = cases()
-        .into_iter()
-        .map(|(name, case)| {
-            let cluster = std::sync::Arc::clone(&cluster);
-            Trial::test(name, move || {
-                let workdir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
-                case(&cluster, workdir.path()).map_err(Failed::from)
+    let mut trials: Vec<Trial> = RUNTIMES
+        .iter()
+        .map(|case| {
+            let cluster = Arc::clone(&cluster);
+            Trial::test(format!("{}/lifecycle", case.runtime), move || {
+                in_tempdir(|dir| lifecycle(&cluster, dir, case))
             })
         })
         .collect();
+    trials.extend(cases().into_iter().map(|(name, case)| {
+        let cluster = Arc::clone(&cluster);
+        Trial::test(name, move || in_tempdir(|dir| case(&cluster, dir)))
+    }));
     let conclusion = libtest_mimic::run(
         &Arguments {
             test_threads: Some(1),
@@ -51,21 +65,55 @@ fn main() {
     conclusion.exit();
 }
 
+fn in_tempdir(case: impl FnOnce(&Path) -> Result<(), Error>) -> Result<(), Failed> {
+    let workdir = tempfile::tempdir().map_err(|e| Failed::from(e.to_string()))?;
+    case(workdir.path()).map_err(Failed::from)
+}
+
 type Case = fn(&Cluster, &Path) -> Result<(), Error>;
 
 fn cases() -> Vec<(&'static str, Case)> {
     vec![
-        ("python3.11/deploy-call-update-delete", python_lifecycle),
-        ("python3.11/post-data", python_post_data),
-        ("python3.11/dependencies-from-pypi", python_dependencies),
-        ("python3.11/zip-archive", python_zip),
+        (
+            "python3.11/dependencies-from-pypi",
+            python::dependencies_from_pypi,
+        ),
+        ("python3.11/zip-archive", python::zip_archive),
+        ("python3.11/from-a-url", python::from_a_url),
+        (
+            "python3.11/cronjob-trigger-fires",
+            python::cronjob_trigger_fires,
+        ),
+        (
+            "python3.11/among-other-services",
+            python::among_other_services,
+        ),
+        (
+            "python3.11/bad-handler-says-why",
+            python::bad_handler_says_why,
+        ),
+        (
+            "python3.11/prometheus-kubernetes-sd",
+            prometheus::discovers_and_scrapes_the_pod,
+        ),
+        (
+            "python3.11/no-request-lost",
+            no_loss::rolling_update_and_pod_deletion,
+        ),
     ]
+}
+
+/// The images this run builds and loads into the node: the reconciler's and every runtime's.
+fn images() -> Vec<&'static str> {
+    let mut images = vec!["reconciler"];
+    images.extend(RUNTIMES.iter().map(|case| case.runtime));
+    images
 }
 
 /// Builds the images, installs the manifest as a user would, points the provision image at
 /// the local stand-in and waits for the reconciler's pod.
 fn install(cluster: &Cluster) -> Result<(), Error> {
-    cluster.build_images(IMAGES)?;
+    cluster.build_images(&images())?;
     let manifest = fnhost_cluster_e2e::repository_root().join("manifests/install.yaml");
     cluster.kubectl(&["apply", "-f", &manifest.display().to_string()])?;
     cluster.kubectl(&[
@@ -140,69 +188,151 @@ fn expect_contains(what: &str, text: &str, wanted: &str) -> Result<(), Error> {
     }
 }
 
-/// Calls the function with the CLI until it answers `wanted` (a new pod may still be
-/// replacing the old one).
-fn call_until(cluster: &Cluster, dir: &Path, name: &str, wanted: &str) -> Result<(), Error> {
-    eventually(
-        &format!("{name} answers {wanted:?}"),
-        Duration::from_secs(60),
-        || {
-            let answer = cluster.kubeless(dir, &["function", "call", name])?;
-            expect_contains("function call", &answer, wanted)
-        },
-    )
+/// Calls the function with the CLI (`extra`: e.g. `--data`) until it answers `wanted` (a new
+/// pod may still be replacing the old one, or compiling the function).
+fn call_until(
+    cluster: &Cluster,
+    dir: &Path,
+    name: &str,
+    extra: &[&str],
+    wanted: &str,
+) -> Result<(), Error> {
+    let mut args = vec!["function", "call", name];
+    args.extend_from_slice(extra);
+    eventually(&format!("{name} answers {wanted:?}"), POD_START, || {
+        let answer = cluster.kubeless(dir, &args)?;
+        expect_contains("function call", &answer, wanted)
+    })
 }
 
-fn python_lifecycle(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
-    let name = "hello-py";
-    let source = dir.join("hello.py");
-    std::fs::write(
-        &source,
-        "def foo(event, context):\n    return 'hello world'\n",
-    )
-    .map_err(|e| e.to_string())?;
-    cluster.kubeless(
+/// The lifecycle every runtime goes through: deploy upstream's `helloget`, GET it, read its
+/// logs, update it to `hellowithdata`, POST to it with `--data`, delete it.
+fn lifecycle(cluster: &Cluster, dir: &Path, case: &RuntimeCase) -> Result<(), Error> {
+    let name = format!("hello-{}", case.runtime.replace('.', "-"));
+    case.make_file(&case.get, dir)?;
+    deploy(
+        cluster,
         dir,
-        &[
-            "function",
-            "deploy",
-            name,
-            "--runtime",
-            "python3.11",
-            "--from-file",
-            "hello.py",
-            "--handler",
-            "hello.foo",
-            "--image-pull-policy",
-            "IfNotPresent",
-        ],
+        &DeployArgs {
+            name: &name,
+            runtime: case.runtime,
+            file: case.get.file,
+            handler: case.get.handler,
+        },
+        &[],
     )?;
-    rolled_out(cluster, name)?;
-    call_until(cluster, dir, name, "hello world")?;
-    let logs = cluster.kubeless(dir, &["function", "logs", name])?;
+    call_until(cluster, dir, &name, &[], "hello world")?;
+    let logs = cluster.kubeless(dir, &["function", "logs", &name])?;
     expect_contains("function logs", &logs, "GET /")?;
+    top_counts_calls(cluster, dir, &name)?;
 
-    std::fs::write(
-        &source,
-        "def foo(event, context):\n    return 'hello again'\n",
-    )
-    .map_err(|e| e.to_string())?;
+    case.make_file(&case.data, dir)?;
     cluster.kubeless(
         dir,
         &[
             "function",
             "update",
-            name,
+            &name,
             "--from-file",
-            "hello.py",
+            case.data.file,
+            "--handler",
+            case.data.handler,
             // The CLI's default for update is Always, and no registry is reachable here.
             "--image-pull-policy",
             "IfNotPresent",
         ],
     )?;
-    rolled_out(cluster, name)?;
-    call_until(cluster, dir, name, "hello again")?;
+    call_until(
+        cluster,
+        dir,
+        &name,
+        &["--data", r#"{"it-s": "alive"}"#],
+        "alive",
+    )?;
+    read_only_root(cluster, dir, &name)?;
+    delete(cluster, dir, &name)
+}
 
+/// The function's container made as locked down as a cluster policy may ask: a read-only root
+/// filesystem, user 1000 (the reconciler's default) enforced as non-root, no privilege
+/// escalation. The user edits the Function (the CLI has no flag for it); the new pod must
+/// still serve, as user 1000, and the root filesystem must refuse writes.
+fn read_only_root(cluster: &Cluster, dir: &Path, name: &str) -> Result<(), Error> {
+    merge_into_function(
+        cluster,
+        name,
+        r#"{"spec":{"deployment":{"spec":{"template":{"spec":{"containers":[{"name":"","imagePullPolicy":"IfNotPresent","securityContext":{"readOnlyRootFilesystem":true,"runAsNonRoot":true,"allowPrivilegeEscalation":false}}]}}}}}}"#,
+    )?;
+    eventually(
+        "the reconciler writes the locked-down pod template",
+        Duration::from_secs(60),
+        || {
+            let read_only = cluster.kubectl(&[
+                "get",
+                "deployment",
+                name,
+                "-o",
+                "jsonpath={.spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem}",
+            ])?;
+            expect_contains("the Deployment", &read_only, "true")
+        },
+    )?;
+    rolled_out(cluster, name)?;
+    call_until(
+        cluster,
+        dir,
+        name,
+        &["--data", r#"{"it-s": "alive"}"#],
+        "alive",
+    )?;
+    let exec = |command: &[&str]| {
+        let mut args = vec!["exec", "-c", name];
+        let target = format!("deployment/{name}");
+        args.push(&target);
+        args.push("--");
+        args.extend_from_slice(command);
+        cluster.kubectl(&args)
+    };
+    let user = exec(&["id", "-u"])?;
+    if user.trim() != "1000" {
+        return Err(format!("the function runs as user {user:?}, not 1000"));
+    }
+    match exec(&["touch", "/fnhost-was-here"]) {
+        Ok(_) => Err("the root filesystem took a write".to_owned()),
+        Err(e) if e.contains("Read-only file system") => Ok(()),
+        Err(e) => Err(format!(
+            "touch failed, but not as a read-only filesystem does: {e}"
+        )),
+    }
+}
+
+/// A JSON merge patch of the Function, as a user edits what the CLI has no flag for.
+fn merge_into_function(cluster: &Cluster, name: &str, patch: &str) -> Result<(), Error> {
+    cluster
+        .kubectl(&["patch", "function", name, "--type=merge", "-p", patch])
+        .map(drop)
+}
+
+/// `kubeless function top` reads fnhost's `/metrics` through the apiserver's service proxy
+/// and reports at least the call just made.
+fn top_counts_calls(cluster: &Cluster, dir: &Path, name: &str) -> Result<(), Error> {
+    let top = cluster.kubeless(
+        dir,
+        &["function", "top", "--function", name, "--out", "yaml"],
+    )?;
+    let calls: u64 = top
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("total_calls:"))
+        .filter_map(|count| count.trim().parse::<u64>().ok())
+        .sum();
+    if calls == 0 {
+        return Err(format!("function top counts no call:\n{top}"));
+    }
+    Ok(())
+}
+
+/// `kubeless function delete`, then waits until the Deployment is gone.
+fn delete(cluster: &Cluster, dir: &Path, name: &str) -> Result<(), Error> {
     cluster.kubeless(dir, &["function", "delete", name])?;
     eventually("the Deployment is deleted", Duration::from_secs(60), || {
         let left = cluster.kubectl(&[
@@ -221,8 +351,42 @@ fn python_lifecycle(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
     })
 }
 
-/// `kubeless function deploy` with the runtime and the image kept local, plus `extra` flags.
+/// What `kubeless function deploy` is given.
+struct DeployArgs<'a> {
+    name: &'a str,
+    runtime: &'a str,
+    file: &'a str,
+    handler: &'a str,
+}
+
+/// `kubeless function deploy` with the image kept local, plus `extra` flags; waits for the
+/// rollout.
 fn deploy(
+    cluster: &Cluster,
+    dir: &Path,
+    function: &DeployArgs<'_>,
+    extra: &[&str],
+) -> Result<(), Error> {
+    let mut args = vec![
+        "function",
+        "deploy",
+        function.name,
+        "--runtime",
+        function.runtime,
+        "--from-file",
+        function.file,
+        "--handler",
+        function.handler,
+        "--image-pull-policy",
+        "IfNotPresent",
+    ];
+    args.extend_from_slice(extra);
+    cluster.kubeless(dir, &args)?;
+    rolled_out(cluster, function.name)
+}
+
+/// A Python function deployed, for the cases that are about something else.
+fn deploy_python(
     cluster: &Cluster,
     dir: &Path,
     name: &str,
@@ -230,114 +394,15 @@ fn deploy(
     handler: &str,
     extra: &[&str],
 ) -> Result<(), Error> {
-    let mut args = vec![
-        "function",
-        "deploy",
+    let function = DeployArgs {
         name,
-        "--runtime",
-        "python3.11",
-        "--from-file",
+        runtime: "python3.11",
         file,
-        "--handler",
         handler,
-        "--image-pull-policy",
-        "IfNotPresent",
-    ];
-    args.extend_from_slice(extra);
-    cluster.kubeless(dir, &args)?;
-    rolled_out(cluster, name)
+    };
+    deploy(cluster, dir, &function, extra)
 }
 
-/// A requirements.txt installed by the pod's install init container, from PyPI.
-fn python_dependencies(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
-    let name = "deps-py";
-    write(
-        dir,
-        "withdeps.py",
-        "import six\n\ndef foo(event, context):\n    return 'six ' + six.__version__\n",
-    )?;
-    write(dir, "requirements.txt", "six==1.16.0\n")?;
-    deploy(
-        cluster,
-        dir,
-        name,
-        "withdeps.py",
-        "withdeps.foo",
-        &["--dependencies", "requirements.txt"],
-    )?;
-    call_until(cluster, dir, name, "six 1.16.0")?;
-    cluster
-        .kubeless(dir, &["function", "delete", name])
-        .map(drop)
-}
-
-/// A zip archive (content type base64+zip), unpacked by the provision init container.
-fn python_zip(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
-    let name = "zip-py";
-    write(
-        dir,
-        "inzip.py",
-        "def foo(event, context):\n    return 'from the zip'\n",
-    )?;
-    let status = std::process::Command::new("python3")
-        .args([
-            "-c",
-            "import zipfile; z = zipfile.ZipFile('inzip.zip', 'w'); z.write('inzip.py'); z.close()",
-        ])
-        .current_dir(dir)
-        .status()
-        .map_err(|e| format!("python3 (to make the zip): {e}"))?;
-    if !status.success() {
-        return Err(format!("making the zip failed: {status}"));
-    }
-    deploy(cluster, dir, name, "inzip.zip", "inzip.foo", &[])?;
-    let content_type = cluster.kubectl(&[
-        "get",
-        "function",
-        name,
-        "-o",
-        "jsonpath={.spec.function-content-type}",
-    ])?;
-    expect_contains("the CLI's content type", &content_type, "base64+zip")?;
-    call_until(cluster, dir, name, "from the zip")?;
-    cluster
-        .kubeless(dir, &["function", "delete", name])
-        .map(drop)
-}
-
-fn write(dir: &Path, file: &str, text: &str) -> Result<(), Error> {
+pub(crate) fn write(dir: &Path, file: &str, text: &str) -> Result<(), Error> {
     std::fs::write(dir.join(file), text).map_err(|e| format!("writing {file}: {e}"))
-}
-
-fn python_post_data(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
-    let name = "echo-py";
-    std::fs::write(
-        dir.join("echo.py"),
-        "def handler(event, context):\n    return {'got': event['data'], 'type': event['event-type']}\n",
-    )
-    .map_err(|e| e.to_string())?;
-    cluster.kubeless(
-        dir,
-        &[
-            "function",
-            "deploy",
-            name,
-            "--runtime",
-            "python3.11",
-            "--from-file",
-            "echo.py",
-            "--handler",
-            "echo.handler",
-            "--image-pull-policy",
-            "IfNotPresent",
-        ],
-    )?;
-    rolled_out(cluster, name)?;
-    let answer = eventually("the echo answers", Duration::from_secs(60), || {
-        cluster.kubeless(dir, &["function", "call", name, "--data", r#"{"n": 7}"#])
-    })?;
-    expect_contains("function call --data", &answer, r#""got": {"n": 7}"#)?;
-    cluster
-        .kubeless(dir, &["function", "delete", name])
-        .map(drop)
 }

@@ -159,6 +159,7 @@ fn limits(settings: &Settings) -> ServerLimits {
         max_headers: settings.server.max_headers,
         max_connections: settings.server.max_connections,
         shutdown_timeout: settings.server.shutdown_timeout,
+        shutdown_delay: settings.server.shutdown_delay,
     }
 }
 

@@ -35,6 +35,8 @@ pub struct ServerLimits {
     pub max_connections: usize,
     /// Grace period for in-flight requests after shutdown starts.
     pub shutdown_timeout: Duration,
+    /// Serving on after the shutdown signal, each connection closed after its response.
+    pub shutdown_delay: Duration,
 }
 
 /// How a server run ended.
@@ -51,8 +53,9 @@ pub enum Drained {
     },
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets in-flight requests finish
-/// for up to `limits.shutdown_timeout`.
+/// Serves until `shutdown` resolves, serves on for `limits.shutdown_delay` with the app
+/// draining (every connection closed after its response), then stops accepting and lets
+/// in-flight requests finish for up to `limits.shutdown_timeout`.
 pub async fn run(
     listener: TcpListener,
     app: Arc<App>,
@@ -72,14 +75,25 @@ pub async fn run(
     }
     let graceful = GracefulShutdown::new();
     let permits = Arc::new(Semaphore::new(limits.max_connections));
-    tokio::pin!(shutdown);
+    let stop_accepting = async {
+        shutdown.await;
+        app.start_draining();
+        if !limits.shutdown_delay.is_zero() {
+            tracing::info!(
+                delay = ?limits.shutdown_delay,
+                "shutdown signal: serving on while the endpoints update, closing connections after each response"
+            );
+            tokio::time::sleep(limits.shutdown_delay).await;
+        }
+    };
+    tokio::pin!(stop_accepting);
     loop {
         let permit = tokio::select! {
             permit = permits.clone().acquire_owned() => match permit {
                 Ok(permit) => permit,
                 Err(_) => break,
             },
-            () = &mut shutdown => break,
+            () = &mut stop_accepting => break,
         };
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -91,7 +105,7 @@ pub async fn run(
                     continue;
                 }
             },
-            () = &mut shutdown => break,
+            () = &mut stop_accepting => break,
         };
         let _ = stream.set_nodelay(true);
         let app = app.clone();

@@ -10,6 +10,7 @@ use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::Poll;
 use std::time::Duration;
 
@@ -41,6 +42,8 @@ pub struct App {
     timeout: Duration,
     body_limits: BodyLimits,
     overdue: Arc<Overdue>,
+    /// Set on the shutdown signal: `/healthz` fails and connections close after a response.
+    draining: AtomicBool,
 }
 
 /// What [`App::new`] needs.
@@ -87,7 +90,18 @@ impl App {
             timeout: parts.timeout,
             body_limits: parts.body_limits,
             overdue: Overdue::new(parts.tolerated_abandoned),
+            draining: AtomicBool::new(false),
         }
+    }
+
+    /// From now on `/healthz` answers 503 and every response closes its connection, so that
+    /// clients go elsewhere while the server still answers them.
+    pub fn start_draining(&self) {
+        self.draining.store(true, Ordering::Relaxed);
+    }
+
+    fn is_draining(&self) -> bool {
+        self.draining.load(Ordering::Relaxed)
     }
 
     /// The access log, for flushing at shutdown.
@@ -123,8 +137,11 @@ impl App {
             Route::Healthz => self.healthz(),
             Route::Metrics => self.metrics_page(),
             Route::Function => {
+                let app = Arc::clone(&self);
                 let response = self.call_to_the_end(parts, body, peer, started, line).await;
-                return Ok(into_http(response));
+                // Whether to close is decided when the answer is ready: draining may have
+                // begun during the call.
+                return Ok(app.http_response(response));
             }
         };
         self.log_access(
@@ -134,7 +151,7 @@ impl App {
             &response,
             started.elapsed(),
         );
-        Ok(into_http(response))
+        Ok(self.http_response(response))
     }
 
     /// A function call runs to its end whatever the client does, so that it is counted and in
@@ -174,7 +191,9 @@ impl App {
     }
 
     fn healthz(&self) -> Response {
-        if !self.overdue.healthy() {
+        if self.is_draining() {
+            respond::plain(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n")
+        } else if !self.overdue.healthy() {
             tracing::error!(
                 abandoned = self.overdue.abandoned(),
                 "unhealthy: too many calls could not be stopped"
@@ -379,9 +398,16 @@ fn header_text(value: Option<&http::HeaderValue>) -> &str {
     value.and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-fn into_http(response: Response) -> HttpResponse {
-    let mut out = http::Response::new(Full::new(response.body));
-    *out.status_mut() = response.status;
-    *out.headers_mut() = response.headers;
-    out
+impl App {
+    /// The response hyper sends; while draining it closes the connection after it.
+    fn http_response(&self, response: Response) -> HttpResponse {
+        let mut out = http::Response::new(Full::new(response.body));
+        *out.status_mut() = response.status;
+        *out.headers_mut() = response.headers;
+        if self.is_draining() {
+            out.headers_mut()
+                .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
+        out
+    }
 }

@@ -190,7 +190,11 @@ pub fn prepare_script(input: &PrepareInput<'_>) -> Result<String, ContentError> 
     if let Some(dep_file) = input.dep_file.filter(|d| !d.is_empty())
         && !input.content.bundled_deps
     {
-        steps.push(format!("cp {SOURCE_MOUNT}/{dep_file} {INSTALL_VOLUME}"));
+        // An empty dependency file is not copied: Node.js refuses to load any module beside
+        // an empty `package.json` (upstream copied it; fnhost's pods showed the failure).
+        steps.push(format!(
+            "if [ -s {SOURCE_MOUNT}/{dep_file} ]; then cp {SOURCE_MOUNT}/{dep_file} {INSTALL_VOLUME}; fi"
+        ));
     }
     Ok(steps.join(" && "))
 }
@@ -281,7 +285,8 @@ mod tests {
             script,
             format!(
                 "echo '{HEX}  /src/helloget.py' > /tmp/func.sha256 && sha256sum -c /tmp/func.sha256 && \
-                 cp /src/helloget.py /kubeless/helloget.py && cp /src/requirements.txt /kubeless"
+                 cp /src/helloget.py /kubeless/helloget.py && \
+                 if [ -s /src/requirements.txt ]; then cp /src/requirements.txt /kubeless; fi"
             )
         );
     }

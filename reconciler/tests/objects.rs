@@ -97,8 +97,15 @@ fn a_text_python_function_becomes_configmap_deployment_and_service() {
         json!({"path": "/healthz", "port": 8080})
     );
     assert_eq!(
+        main["readinessProbe"],
+        json!({"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1})
+    );
+    assert_eq!(
         main["volumeMounts"],
-        json!([{"name": "get-python", "mountPath": "/kubeless"}])
+        json!([
+            {"name": "get-python", "mountPath": "/kubeless"},
+            {"name": "fnhost-tmp", "mountPath": "/tmp"}
+        ])
     );
     let env = env_of(main);
     let names: Vec<&str> = env.iter().map(|(n, _)| n.as_str()).collect();
@@ -112,9 +119,11 @@ fn a_text_python_function_becomes_configmap_deployment_and_service() {
             "FUNC_MEMORY_LIMIT",
             "FUNC_PORT",
             "KUBELESS_INSTALL_VOLUME",
+            "FNHOST_SHUTDOWN_DELAY",
             "PYTHONPATH"
         ]
     );
+    assert!(env.contains(&("FNHOST_SHUTDOWN_DELAY".to_owned(), "5".to_owned())));
     assert!(env.contains(&("FUNC_TIMEOUT".to_owned(), "180".to_owned())));
     assert!(env.contains(&("FUNC_MEMORY_LIMIT".to_owned(), "0".to_owned())));
 
@@ -125,7 +134,8 @@ fn a_text_python_function_becomes_configmap_deployment_and_service() {
     assert_eq!(init[0]["name"], "prepare");
     assert_eq!(
         init[0]["args"][0],
-        "cp /src/helloget.py /kubeless/helloget.py && cp /src/requirements.txt /kubeless"
+        "cp /src/helloget.py /kubeless/helloget.py && \
+         if [ -s /src/requirements.txt ]; then cp /src/requirements.txt /kubeless; fi"
     );
     let volumes = &template["spec"]["volumes"];
     assert_eq!(volumes[0], json!({"name": "get-python", "emptyDir": {}}));
@@ -133,6 +143,7 @@ fn a_text_python_function_becomes_configmap_deployment_and_service() {
         volumes[1],
         json!({"name": "get-python-deps", "configMap": {"name": "get-python"}})
     );
+    assert_eq!(volumes[2], json!({"name": "fnhost-tmp", "emptyDir": {}}));
 
     assert_eq!(
         svc["spec"]["ports"],
@@ -179,6 +190,7 @@ fn a_custom_port_reaches_env_probe_annotations_and_service() {
     assert!(env_of(main).contains(&("FUNC_PORT".to_owned(), "8081".to_owned())));
     assert_eq!(main["ports"][0]["containerPort"], 8081);
     assert_eq!(main["livenessProbe"]["httpGet"]["port"], 8081);
+    assert_eq!(main["readinessProbe"]["httpGet"]["port"], 8081);
     assert_eq!(
         d["spec"]["template"]["metadata"]["annotations"]["prometheus.io/port"],
         "8081"
@@ -205,6 +217,74 @@ fn the_users_deployment_is_kept_env_first_and_memory_limit_passed_on() {
     assert_eq!(env[0], ("foo".to_owned(), "bar".to_owned()));
     assert!(env.contains(&("FUNC_MEMORY_LIMIT".to_owned(), "128Mi".to_owned())));
     assert_eq!(main["resources"]["limits"]["memory"], "128Mi");
+}
+
+#[test]
+fn a_function_without_labels_gets_a_selector_its_pods_match() {
+    let mut f = function("unlabelled", helloget());
+    f.metadata.labels = None;
+    let (_, d, _) = build(&f);
+    let selector = d["spec"]["selector"]["matchLabels"]
+        .as_object()
+        .expect("matchLabels");
+    assert_eq!(selector.get("function"), Some(&json!("unlabelled")));
+    let pod_labels = &d["spec"]["template"]["metadata"]["labels"];
+    for (key, value) in selector {
+        assert_eq!(&pod_labels[key], value, "selector {key} not on the pods");
+    }
+}
+
+#[test]
+fn a_users_own_tmp_mount_is_kept_and_no_second_one_added() {
+    let mut spec = helloget();
+    spec.deployment = Some(json!({
+        "spec": {"template": {"spec": {
+            "containers": [{"name": "", "volumeMounts": [{"name": "scratch", "mountPath": "/tmp"}]}],
+            "volumes": [{"name": "scratch", "emptyDir": {"medium": "Memory"}}]
+        }}}
+    }));
+    let (_, d, _) = build(&function("own-tmp", spec));
+    let pod = &d["spec"]["template"]["spec"];
+    let tmp_mounts: Vec<_> = pod["containers"][0]["volumeMounts"]
+        .as_array()
+        .expect("mounts")
+        .iter()
+        .filter(|m| m["mountPath"] == "/tmp")
+        .collect();
+    assert_eq!(
+        tmp_mounts,
+        [&json!({"name": "scratch", "mountPath": "/tmp"})]
+    );
+    let names: Vec<&str> = pod["volumes"]
+        .as_array()
+        .expect("volumes")
+        .iter()
+        .filter_map(|v| v["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"fnhost-tmp"), "{names:?}");
+}
+
+#[test]
+fn a_users_shutdown_delay_and_readiness_probe_win() {
+    let mut spec = helloget();
+    spec.deployment = Some(json!({
+        "spec": {"template": {"spec": {"containers": [{
+            "name": "",
+            "env": [{"name": "FNHOST_SHUTDOWN_DELAY", "value": "12"}],
+            "readinessProbe": {"tcpSocket": {"port": 8080}}
+        }]}}}
+    }));
+    let (_, d, _) = build(&function("get-python-delay", spec));
+    let main = &d["spec"]["template"]["spec"]["containers"][0];
+    let delays: Vec<_> = env_of(main)
+        .into_iter()
+        .filter(|(name, _)| name == "FNHOST_SHUTDOWN_DELAY")
+        .collect();
+    assert_eq!(
+        delays,
+        [("FNHOST_SHUTDOWN_DELAY".to_owned(), "12".to_owned())]
+    );
+    assert_eq!(main["readinessProbe"], json!({"tcpSocket": {"port": 8080}}));
 }
 
 #[test]

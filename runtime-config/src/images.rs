@@ -73,6 +73,10 @@ pub fn dockerfile(runtime: &Runtime) -> Option<String> {
 /// The build stage's `RUN` that compiles `package` with only `feature` and installs `binary` in
 /// `/usr/local/bin`. The crate registry and the target folder are BuildKit cache mounts shared by
 /// every image (`sharing=locked`: one cargo at a time), so a rebuild compiles only what changed.
+/// The image's binary carries no debug information (the workspace's release profile keeps line
+/// tables for local profiling; in an image they made the Wasm runtime's binary 151 MB instead
+/// of 35 MB, the others 22 MB instead of 5 MB); its symbols stay, so a panic still names its
+/// functions.
 pub fn cargo_build(package: &str, feature: &str, binary: &str) -> String {
     let features = if feature.is_empty() {
         String::new()
@@ -82,6 +86,7 @@ pub fn cargo_build(package: &str, feature: &str, binary: &str) -> String {
     format!(
         "RUN --mount=type=cache,id=fnhost-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \\
     --mount=type=cache,id=fnhost-cargo-target,target=/src/target,sharing=locked \\
+    CARGO_PROFILE_RELEASE_DEBUG=none CARGO_PROFILE_RELEASE_STRIP=debuginfo \\
     cargo build --release --locked -p {package}{features} \\
  && cp target/release/{binary} /usr/local/bin/{binary}
 "

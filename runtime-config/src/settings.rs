@@ -63,6 +63,11 @@ pub const KEYS: &[(&str, &str, &str)] = &[
         "seconds in-flight requests may finish after SIGTERM",
     ),
     (
+        "FNHOST_SHUTDOWN_DELAY",
+        "0 (5 in pods the reconciler writes)",
+        "seconds fnhost keeps serving after SIGTERM, closing each connection after its response, before it stops accepting",
+    ),
+    (
         "FNHOST_LISTEN_ADDR",
         "0.0.0.0 (pod), 127.0.0.1 (fnhost run)",
         "address to listen on",
@@ -210,6 +215,9 @@ pub struct ServerSettings {
     pub max_connections: usize,
     /// Grace period for in-flight requests on SIGTERM.
     pub shutdown_timeout: Duration,
+    /// Time after SIGTERM during which new connections are still served (each closed after
+    /// its response), while the cluster takes the pod out of its Service's endpoints.
+    pub shutdown_delay: Duration,
     /// Write access-log lines.
     pub access_log: bool,
     /// Record function metrics.
@@ -295,6 +303,17 @@ impl Reader<'_> {
                 Duration::from_secs_f64(default)
             }
         }
+    }
+
+    /// Like [`Reader::seconds`], but zero is allowed (it turns the thing off).
+    fn seconds_or_zero(&mut self, key: &str, default: f64) -> Duration {
+        let secs = self.parse(key, default, "a number of seconds");
+        Duration::try_from_secs_f64(secs).unwrap_or_else(|_| {
+            self.problems.push(format!(
+                "{key}: {secs} is not a number of seconds (0 or more)"
+            ));
+            Duration::from_secs_f64(default)
+        })
     }
 
     fn flag(&mut self, key: &str, default: bool) -> bool {
@@ -521,6 +540,7 @@ fn parse_server(r: &mut Reader<'_>, mode: Mode, flags: &Overrides) -> ServerSett
         min_body_rate: r.parse("FNHOST_MIN_BODY_RATE", 1024, "a number of bytes a second"),
         max_connections: r.positive("FNHOST_MAX_CONNECTIONS", 10_000),
         shutdown_timeout: r.seconds("SHUTDOWN_TIMEOUT", None, 10.0),
+        shutdown_delay: r.seconds_or_zero("FNHOST_SHUTDOWN_DELAY", 0.0),
         access_log: r.flag("FNHOST_ACCESS_LOG", true),
         metrics: r.flag("FNHOST_METRICS", true),
     }
@@ -561,6 +581,7 @@ mod tests {
         assert_eq!(s.server.listen, "0.0.0.0:8080".parse().expect("addr"));
         assert_eq!(s.server.max_body_bytes, 100 * 1024 * 1024);
         assert_eq!(s.server.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(s.server.shutdown_delay, Duration::ZERO);
         assert!(s.server.access_log && s.server.metrics);
     }
 

@@ -1,14 +1,14 @@
 //! Deployment `<name>` (`kubeless-contract.md` §6.4): the user's `spec.deployment` (over the
 //! cluster's `deployment` defaults), plus the install volume, the `prepare`/`install`/`compile`
 //! init containers from the runtime catalogue, the Kubeless environment, the Prometheus
-//! annotations, the liveness probe, and `runAsUser`/`fsGroup` 1000.
+//! annotations, the liveness and readiness probes, the shutdown delay, and `runAsUser`/`fsGroup` 1000.
 
 use fnhost_runtime_config::catalogue::{Phase, Runtime};
 use serde_json::{Map, Value, json};
 
 use super::{
-    ClusterConfig, Owner, PlanError, default_liveness, merge_under, object_at, split_handler,
-    target_port, timeout_seconds,
+    ClusterConfig, Owner, PlanError, default_liveness, default_readiness, merge_under, object_at,
+    split_handler, target_port, timeout_seconds,
 };
 use crate::content::{
     ContentType, INSTALL_VOLUME, PrepareInput, SOURCE_MOUNT, file_name, install_script,
@@ -63,12 +63,22 @@ pub fn deployment(
         .or_insert_with(|| json!([{ "containerPort": port, "protocol": "TCP" }]));
     main.entry("livenessProbe")
         .or_insert_with(|| default_liveness(port));
+    main.entry("readinessProbe")
+        .or_insert_with(|| default_readiness(port));
     if !custom_image {
         push(
             main,
             "volumeMounts",
             json!({ "name": owner.name, "mountPath": INSTALL_VOLUME }),
         );
+        let tmp_mounted = mounts_path(main, "/tmp");
+        if !tmp_mounted {
+            push(
+                main,
+                "volumeMounts",
+                json!({ "name": TMP_VOLUME, "mountPath": "/tmp" }),
+            );
+        }
         let init = init_containers(owner, runtime, config, &user_env_for_phases)?;
         let pod = object_at(&mut d, &["spec", "template", "spec"]);
         push(
@@ -81,6 +91,13 @@ pub fn deployment(
             "volumes",
             json!({ "name": format!("{}-deps", owner.name), "configMap": { "name": owner.name } }),
         );
+        if !tmp_mounted {
+            push(
+                pod,
+                "volumes",
+                json!({ "name": TMP_VOLUME, "emptyDir": {} }),
+            );
+        }
         for container in init {
             push(pod, "initContainers", container);
         }
@@ -105,12 +122,19 @@ fn set_metadata(d: &mut Value, owner: &Owner<'_>) {
     d["metadata"] = metadata;
 }
 
+/// The selector is `function: <name>`, plus `created-by` when the Function has that label
+/// (the CLI always writes `created-by: kubeless`); a Function made with `kubectl` without it
+/// must still get a selector its pods' labels match.
 fn set_selector_and_strategy(d: &mut Value, owner: &Owner<'_>) {
-    let created_by = owner.labels.get("created-by").cloned().unwrap_or_default();
+    let mut match_labels = Map::new();
+    if let Some(created_by) = owner.labels.get("created-by") {
+        match_labels.insert("created-by".to_owned(), json!(created_by));
+    }
+    match_labels.insert("function".to_owned(), json!(owner.name));
     let spec = object_at(d, &["spec"]);
     spec.insert(
         "selector".to_owned(),
-        json!({ "matchLabels": { "created-by": created_by, "function": owner.name } }),
+        json!({ "matchLabels": match_labels }),
     );
     let strategy = spec.entry("strategy").or_insert_with(|| json!({}));
     if strategy.as_object().is_none_or(Map::is_empty) {
@@ -172,6 +196,22 @@ fn main_container<'p>(pod: &'p mut Map<String, Value>, name: &str) -> &'p mut Ma
         .unwrap_or_else(|| unreachable!("made an object above"))
 }
 
+/// The runtime container's `/tmp`: an emptyDir, so that fnhost's sockets and worker shims and
+/// the function's own temporary files have a place when the root filesystem is read-only
+/// (`securityContext.readOnlyRootFilesystem`). Not added when the user mounts `/tmp` already.
+const TMP_VOLUME: &str = "fnhost-tmp";
+
+fn mounts_path(container: &Map<String, Value>, path: &str) -> bool {
+    container
+        .get("volumeMounts")
+        .and_then(Value::as_array)
+        .is_some_and(|mounts| {
+            mounts
+                .iter()
+                .any(|m| m.get("mountPath").and_then(Value::as_str) == Some(path))
+        })
+}
+
 fn push(map: &mut Map<String, Value>, key: &str, item: Value) {
     let slot = map.entry(key.to_owned()).or_insert_with(|| json!([]));
     if !slot.is_array() {
@@ -188,6 +228,13 @@ fn quantity_text(value: &Value) -> String {
         other => other.to_string(),
     }
 }
+
+/// fnhost serves on this long after SIGTERM while the endpoints drop the pod (a user's own
+/// value in `spec.deployment` wins); kube-proxy follows an endpoint change within a second or
+/// two, and the default `terminationGracePeriodSeconds` of 30 covers this plus
+/// `SHUTDOWN_TIMEOUT`.
+const SHUTDOWN_DELAY: &str = "FNHOST_SHUTDOWN_DELAY";
+const SHUTDOWN_DELAY_SECONDS: &str = "5";
 
 /// User env first, then the Kubeless variables, then the runtime's own (kubelet expands
 /// `$(KUBELESS_INSTALL_VOLUME)` in them).
@@ -217,6 +264,9 @@ fn function_env(
             .and_then(Value::as_str)
             .is_some_and(|n| ours.contains(&n))
     });
+    let has_shutdown_delay = env
+        .iter()
+        .any(|e| e.get("name").and_then(Value::as_str) == Some(SHUTDOWN_DELAY));
     let mut add = |name: &str, value: String| env.push(json!({ "name": name, "value": value }));
     if !spec.handler.is_empty() && !spec.function.is_empty() {
         let (module, function) = split_handler(&spec.handler)?;
@@ -228,6 +278,9 @@ fn function_env(
     }
     add("FUNC_PORT", port.to_string());
     add("KUBELESS_INSTALL_VOLUME", INSTALL_VOLUME.to_owned());
+    if !has_shutdown_delay {
+        add(SHUTDOWN_DELAY, SHUTDOWN_DELAY_SECONDS.to_owned());
+    }
     for (name, value) in &runtime.runtime_env {
         add(name, value.clone());
     }

@@ -202,6 +202,13 @@ pub fn default_liveness(port: i64) -> Value {
     json!({ "httpGet": { "path": "/healthz", "port": port }, "initialDelaySeconds": 3, "periodSeconds": 30 })
 }
 
+/// The readiness probe default: `GET /healthz` every second, so that a new pod gets traffic
+/// as soon as its function is loaded and a draining one stops getting it (fnhost answers 503
+/// while it drains).
+pub fn default_readiness(port: i64) -> Value {
+    json!({ "httpGet": { "path": "/healthz", "port": port }, "periodSeconds": 1 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
