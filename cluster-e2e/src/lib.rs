@@ -137,8 +137,18 @@ fn run_script(script: &str, args: &[&str]) -> Result<String, Error> {
     checked(script, &output, false)
 }
 
-fn kubectl_binary() -> PathBuf {
+/// The `kubectl` of the cluster's build (`FNHOST_K8S_BIN`, default `~/.cache/fnhost-k8s/bin`).
+pub fn kubectl_binary() -> PathBuf {
     tool_dir("FNHOST_K8S_BIN", ".cache/fnhost-k8s/bin").join("kubectl")
+}
+
+/// Where the suite writes a file of measured figures (`benches/RESULTS.md` takes them from
+/// there): `$FNHOST_E2E_RESULTS/NAME`, default `~/.cache/fnhost/cluster-e2e/NAME`. The folder
+/// is created; a failure to write is the caller's to report.
+pub fn results_file(name: &str) -> PathBuf {
+    let dir = tool_dir("FNHOST_E2E_RESULTS", ".cache/fnhost/cluster-e2e");
+    let _ = std::fs::create_dir_all(&dir);
+    dir.join(name)
 }
 
 fn kubeless_binary() -> PathBuf {

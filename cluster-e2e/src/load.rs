@@ -138,6 +138,12 @@ pub fn parse_wrk(text: &str) -> Option<LoadReport> {
 /// `GET path` on a new connection to `address`; the status and the body. For checks from the
 /// host through a Service (kube-proxy routes ClusterIPs for the host too).
 pub fn http_get(address: SocketAddr, path: &str) -> Result<(u16, String), Error> {
+    http_get_host(address, &address.to_string(), path)
+}
+
+/// `GET path` with `Host: host` on a new connection to `address` (an Ingress controller routes
+/// by it); the status and the body.
+pub fn http_get_host(address: SocketAddr, host: &str, path: &str) -> Result<(u16, String), Error> {
     let mut stream = TcpStream::connect_timeout(&address, Duration::from_secs(5))
         .map_err(|e| format!("connecting to {address}: {e}"))?;
     stream
@@ -145,7 +151,7 @@ pub fn http_get(address: SocketAddr, path: &str) -> Result<(u16, String), Error>
         .map_err(|e| e.to_string())?;
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
     )
     .map_err(|e| format!("writing to {address}: {e}"))?;
     let mut raw = Vec::new();

@@ -8,6 +8,7 @@
     reason = "a broken setup should stop the suite loudly"
 )]
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,6 +16,10 @@ use std::time::Duration;
 use fnhost_cluster_e2e::{Cluster, Error, eventually};
 use libtest_mimic::{Arguments, Failed, Trial};
 
+#[path = "cluster/autoscale.rs"]
+mod autoscale;
+#[path = "cluster/cold_start.rs"]
+mod cold_start;
 #[path = "cluster/no_loss.rs"]
 mod no_loss;
 #[path = "cluster/prometheus.rs"]
@@ -96,6 +101,12 @@ fn cases() -> Vec<(&'static str, Case)> {
             "python3.11/prometheus-kubernetes-sd",
             prometheus::discovers_and_scrapes_the_pod,
         ),
+        (
+            "python3.11/http-trigger-ingress",
+            python::http_trigger_routes,
+        ),
+        ("python3.11/autoscale-cpu", autoscale::scales_under_load),
+        ("pod-cold-start", cold_start::pod_beside_process),
         (
             "python3.11/no-request-lost",
             no_loss::rolling_update_and_pod_deletion,
@@ -256,7 +267,7 @@ fn lifecycle(cluster: &Cluster, dir: &Path, case: &RuntimeCase) -> Result<(), Er
 /// The function's container made as locked down as a cluster policy may ask: a read-only root
 /// filesystem, user 1000 (the reconciler's default) enforced as non-root, no privilege
 /// escalation. The user edits the Function (the CLI has no flag for it); the new pod must
-/// still serve, as user 1000, and the root filesystem must refuse writes.
+/// still serve, as user 1000, on a root filesystem mounted read-only.
 fn read_only_root(cluster: &Cluster, dir: &Path, name: &str) -> Result<(), Error> {
     merge_into_function(
         cluster,
@@ -285,11 +296,27 @@ fn read_only_root(cluster: &Cluster, dir: &Path, name: &str) -> Result<(), Error
         &["--data", r#"{"it-s": "alive"}"#],
         "alive",
     )?;
+    // The old pods drain for a few seconds after the rollout: look only at the one left.
+    let pod = eventually("one pod left after the rollout", POD_START, || {
+        let pods = cluster.kubectl(&[
+            "get",
+            "pods",
+            "-l",
+            &format!("function={name}"),
+            "-o",
+            "name",
+        ])?;
+        match pods
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .collect::<Vec<_>>()[..]
+        {
+            [only] => Ok(only.trim().to_owned()),
+            ref many => Err(format!("pods: {many:?}")),
+        }
+    })?;
     let exec = |command: &[&str]| {
-        let mut args = vec!["exec", "-c", name];
-        let target = format!("deployment/{name}");
-        args.push(&target);
-        args.push("--");
+        let mut args = vec!["exec", "-c", name, pod.as_str(), "--"];
         args.extend_from_slice(command);
         cluster.kubectl(&args)
     };
@@ -297,13 +324,51 @@ fn read_only_root(cluster: &Cluster, dir: &Path, name: &str) -> Result<(), Error
     if user.trim() != "1000" {
         return Err(format!("the function runs as user {user:?}, not 1000"));
     }
-    match exec(&["touch", "/fnhost-was-here"]) {
-        Ok(_) => Err("the root filesystem took a write".to_owned()),
-        Err(e) if e.contains("Read-only file system") => Ok(()),
-        Err(e) => Err(format!(
-            "touch failed, but not as a read-only filesystem does: {e}"
-        )),
+    // The root filesystem's mount options, as the container sees them (a write as user 1000
+    // would fail on `/` anyway, so a refused `touch` would prove nothing).
+    let mounts = exec(&["cat", "/proc/self/mounts"])?;
+    let root_options = mounts
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            (fields.get(1) == Some(&"/")).then(|| fields.get(3).copied().unwrap_or_default())
+        })
+        .next_back()
+        .ok_or_else(|| format!("no mount of / in:\n{mounts}"))?;
+    if root_options.split(',').any(|option| option == "ro") {
+        Ok(())
+    } else {
+        Err(format!(
+            "the root filesystem is mounted {root_options}, not read-only"
+        ))
     }
+}
+
+/// The Service's ClusterIP and port (kube-proxy routes them for the host too).
+fn service_address(cluster: &Cluster, name: &str) -> Result<SocketAddr, Error> {
+    let text = cluster.kubectl(&[
+        "get",
+        "service",
+        name,
+        "-o",
+        "jsonpath={.spec.clusterIP}:{.spec.ports[0].port}",
+    ])?;
+    text.trim()
+        .parse()
+        .map_err(|e| format!("the Service's address {text:?}: {e}"))
+}
+
+/// The name of the first pod of the function `name`.
+fn first_pod(cluster: &Cluster, name: &str) -> Result<String, Error> {
+    let pod = cluster.kubectl(&[
+        "get",
+        "pods",
+        "-l",
+        &format!("function={name}"),
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ])?;
+    Ok(pod.trim().to_owned())
 }
 
 /// A JSON merge patch of the Function, as a user edits what the CLI has no flag for.

@@ -280,6 +280,31 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
     })
     .await;
 
+    // A probe of another kind replaces the default one (server-side apply must not leave the
+    // default's `httpGet` behind: "may not specify more than 1 handler type").
+    let patch = json!({"spec": {"deployment": {"spec": {"template": {"spec": {"containers": [
+        {"name": "", "readinessProbe": {"tcpSocket": {"port": 8080}}}]}}}}}});
+    functions
+        .patch("get-python", &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .expect("update");
+    eventually("the readiness probe becomes tcpSocket alone", || {
+        let deployments = deployments.clone();
+        async move {
+            let d = deployments.get("get-python").await.ok()?;
+            let probe = d
+                .spec?
+                .template
+                .spec?
+                .containers
+                .first()?
+                .readiness_probe
+                .clone()?;
+            (probe.tcp_socket.is_some() && probe.http_get.is_none()).then_some(())
+        }
+    })
+    .await;
+
     // A broken Function is reported, not retried forever.
     create(
         &functions,

@@ -94,11 +94,11 @@ fn a_text_python_function_becomes_configmap_deployment_and_service() {
     );
     assert_eq!(
         main["livenessProbe"]["httpGet"],
-        json!({"path": "/healthz", "port": 8080})
+        json!({"path": "/healthz", "port": 8080, "scheme": "HTTP"})
     );
     assert_eq!(
         main["readinessProbe"],
-        json!({"httpGet": {"path": "/healthz", "port": 8080}, "periodSeconds": 1})
+        json!({"httpGet": {"path": "/healthz", "port": 8080, "scheme": "HTTP"}, "periodSeconds": 1})
     );
     assert_eq!(
         main["volumeMounts"],

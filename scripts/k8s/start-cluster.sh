@@ -21,15 +21,21 @@ RUN=$FNHOST_NODE_STATE/run
 KUBELET_ROOT=/var/lib/fnhost-kubelet
 ETCD_PORT=22379
 API_PORT=26443
+METRICS_PORT=24443
+INGRESS_HTTP_PORT=28080   # HAProxy Ingress, on 127.0.0.1 only
+INGRESS_HTTPS_PORT=28443
+INGRESS_ROOT=/var/lib/fnhost-ingress
 SERVICE_CIDR=10.96.0.0/16
 POD_CIDR=10.88.0.0/16
 NODE_NAME=fnhost-node
 export PATH="$BIN:$PATH"
 
 need_packages containerd runc containernetworking-plugins iptables conntrack ethtool socat \
-    etcd-server openssl curl docker.io mmdebstrap
+    etcd-server openssl curl docker.io mmdebstrap haproxy lua-json
 scripts/k8s/build-control-plane.sh
 scripts/k8s/build-coredns.sh >/dev/null
+scripts/k8s/build-metrics-server.sh >/dev/null
+HAPROXY_INGRESS=$(scripts/k8s/build-haproxy-ingress.sh)
 scripts/k8s/stop-cluster.sh --quiet --keep-dockerd
 
 NODE_IP=${NODE_IP:-$(ip -4 route get 1.1.1.1 2>/dev/null | sed -n 's/.* src \([0-9.]*\).*/\1/p')}
@@ -106,6 +112,15 @@ load_into_containerd fnhost/unzip:local
 log "starting etcd and kube-apiserver on $NODE_IP:$API_PORT"
 openssl genrsa -out "$RUN/certs/sa.key" 2048 2>/dev/null
 openssl rsa -in "$RUN/certs/sa.key" -pubout -out "$RUN/certs/sa.pub" 2>/dev/null
+# The aggregation layer's front proxy (metrics.k8s.io is served by metrics-server through it):
+# a CA of its own and the client certificate the apiserver presents to aggregated servers.
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=fnhost-front-proxy-ca" \
+    -keyout "$RUN/certs/front-proxy-ca.key" -out "$RUN/certs/front-proxy-ca.crt" 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -subj "/CN=front-proxy-client" \
+    -keyout "$RUN/certs/front-proxy-client.key" -out "$RUN/certs/front-proxy-client.csr" 2>/dev/null
+openssl x509 -req -days 30 -in "$RUN/certs/front-proxy-client.csr" \
+    -CA "$RUN/certs/front-proxy-ca.crt" -CAkey "$RUN/certs/front-proxy-ca.key" -CAcreateserial \
+    -extfile <(printf 'extendedKeyUsage=clientAuth') -out "$RUN/certs/front-proxy-client.crt" 2>/dev/null
 TOKEN=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')
 echo "$TOKEN,admin,admin,system:masters" >"$RUN/certs/tokens.csv"
 daemon etcd etcd --data-dir "$RUN/etcd" --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
@@ -119,7 +134,15 @@ daemon apiserver kube-apiserver --etcd-servers="http://127.0.0.1:$ETCD_PORT" \
     --service-account-key-file="$RUN/certs/sa.pub" \
     --service-account-signing-key-file="$RUN/certs/sa.key" \
     --allow-privileged=true --feature-gates=RemoveSelfLink=false \
-    --kubelet-preferred-address-types=InternalIP,Hostname
+    --kubelet-preferred-address-types=InternalIP,Hostname \
+    --requestheader-client-ca-file="$RUN/certs/front-proxy-ca.crt" \
+    --requestheader-allowed-names=front-proxy-client \
+    --requestheader-extra-headers-prefix=X-Remote-Extra- \
+    --requestheader-group-headers=X-Remote-Group \
+    --requestheader-username-headers=X-Remote-User \
+    --proxy-client-cert-file="$RUN/certs/front-proxy-client.crt" \
+    --proxy-client-key-file="$RUN/certs/front-proxy-client.key" \
+    --enable-aggregator-routing=true
 KUBECONFIG=$RUN/kubeconfig
 cat >"$KUBECONFIG" <<KC
 apiVersion: v1
@@ -171,6 +194,65 @@ daemon kube-proxy kube-proxy --kubeconfig="$KUBECONFIG" --hostname-override="$NO
     --proxy-mode=iptables --cluster-cidr="$POD_CIDR" --conntrack-max-per-core=0 \
     --conntrack-tcp-timeout-established=0 --conntrack-tcp-timeout-close-wait=0 \
     --metrics-bind-address=127.0.0.1:10249
+
+log "starting metrics-server on $NODE_IP:$METRICS_PORT (metrics.k8s.io, for the HPA controller)"
+mkdir -p "$RUN/metrics-server"
+daemon metrics-server metrics-server --kubeconfig="$KUBECONFIG" \
+    --authentication-kubeconfig="$KUBECONFIG" --authorization-kubeconfig="$KUBECONFIG" \
+    --bind-address="$NODE_IP" --secure-port="$METRICS_PORT" --cert-dir="$RUN/metrics-server" \
+    --kubelet-insecure-tls --kubelet-preferred-address-types=InternalIP \
+    --kubelet-use-node-status-port --metric-resolution=15s
+wait_for metrics-server 60 curl -sfk "https://$NODE_IP:$METRICS_PORT/livez"
+# metrics-server runs on the host: a Service without selector whose Endpoints name the host.
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Service
+metadata: {name: metrics-server, namespace: kube-system}
+spec: {ports: [{name: https, port: 443, targetPort: $METRICS_PORT, protocol: TCP}]}
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {name: metrics-server, namespace: kube-system}
+subsets: [{addresses: [{ip: "$NODE_IP"}], ports: [{name: https, port: $METRICS_PORT, protocol: TCP}]}]
+---
+apiVersion: apiregistration.k8s.io/v1
+kind: APIService
+metadata: {name: v1beta1.metrics.k8s.io}
+spec:
+  service: {name: metrics-server, namespace: kube-system, port: 443}
+  group: metrics.k8s.io
+  version: v1beta1
+  insecureSkipTLSVerify: true
+  groupPriorityMinimum: 100
+  versionPriority: 100
+EOF
+
+# The Ingress controller: HAProxy Ingress on the host, serving the Ingresses of class `nginx`
+# (what the reconciler writes for an HTTPTrigger without a gateway, as upstream did), on
+# 127.0.0.1 only, routing to the pods' IPs.
+log "starting HAProxy Ingress (class nginx) on 127.0.0.1:$INGRESS_HTTP_PORT"
+kubectl apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: haproxy-ingress, namespace: kube-system}
+data:
+  http-port: "$INGRESS_HTTP_PORT"
+  https-port: "$INGRESS_HTTPS_PORT"
+  bind-ip-addr-http: "127.0.0.1"
+  stats-port: "21936"
+  bind-ip-addr-stats: "127.0.0.1"
+  healthz-port: "21253"
+  bind-ip-addr-healthz: "127.0.0.1"
+EOF
+# Its file prefix must hold no dot-folder (it mangles `/.` in paths): not under ~/.cache.
+rm -rf "$INGRESS_ROOT"
+mkdir -p "$INGRESS_ROOT/etc/haproxy/lua"
+cp "$HAPROXY_INGRESS"/rootfs/etc/lua/* "$INGRESS_ROOT/etc/haproxy/lua/"
+(cd "$HAPROXY_INGRESS" && daemon haproxy-ingress ./bin/haproxy-ingress-controller \
+    --kubeconfig="$KUBECONFIG" --local-filesystem-prefix="$INGRESS_ROOT" \
+    --update-status=false --watch-gateway=false --ingress-class=nginx \
+    --configmap=kube-system/haproxy-ingress --healthz-port=21254)
+wait_for haproxy-ingress 60 curl -sf "http://127.0.0.1:21254/healthz"
 
 node_ready() {
     [ "$(kubectl get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null)" = True ]

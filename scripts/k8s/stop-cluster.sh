@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops the cluster of start-cluster.sh and leaves nothing running: every pod's containers,
-# kubelet, kube-proxy (and its iptables rules), the control plane, CoreDNS, containerd, and the
+# kubelet, kube-proxy (and its iptables rules), the control plane, CoreDNS, metrics-server,
+# HAProxy Ingress and its haproxy, containerd, and the
 # dockerd that the image scripts started. Unmounts the pods' volumes and removes their network
 # namespaces. Idempotent. The image caches (containerd's and Docker's) are kept.
 #
@@ -48,7 +49,9 @@ if containerd_up; then
     [ -z "$containers" ] || say "removing $(echo "$containers" | wc -l) containers"
     for c in $containers; do ctr_k8s containers delete "$c" >/dev/null 2>&1; done
 fi
-for name in kube-proxy scheduler kcm coredns apiserver etcd containerd; do stop_daemon "$name"; done
+for name in haproxy-ingress metrics-server kube-proxy scheduler kcm coredns apiserver etcd containerd; do stop_daemon "$name"; done
+# The haproxy processes HAProxy Ingress started (their configuration is under its prefix).
+pkill -f "/var/lib/fnhost-ingress/" 2>/dev/null
 # Shims of containers whose containerd is gone.
 pkill -9 -f "containerd-shim-runc-v2 .*-address $FNHOST_CONTAINERD_SOCK" 2>/dev/null
 [ -x "$BIN/kube-proxy" ] && "$BIN/kube-proxy" --cleanup >/dev/null 2>&1
@@ -59,7 +62,7 @@ for root in "$KUBELET_ROOT" "$FNHOST_CONTAINERD_STATE" "$FNHOST_CONTAINERD_ROOT"
         umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
     done
 done
-rm -rf "$KUBELET_ROOT" "$RUN/etcd" /var/lib/cni/networks/fnhost-pods
+rm -rf "$KUBELET_ROOT" "$RUN/etcd" /var/lib/cni/networks/fnhost-pods /var/lib/fnhost-ingress
 if [ "$keep_dockerd" = 0 ] && [ -f "$FNHOST_NODE_STATE/dockerd.pid" ]; then
     RUN=$FNHOST_NODE_STATE stop_daemon dockerd
 fi

@@ -1,10 +1,11 @@
 //! The Kubeless workflow beyond one runtime's lifecycle, on the Python runtime: dependencies
-//! from PyPI, zip and URL content, the CronJob trigger, a namespace full of service links, a
-//! handler that does not exist.
+//! from PyPI, zip and URL content, the CronJob and HTTP triggers, a namespace full of service
+//! links, a handler that does not exist.
 
 use std::path::Path;
 use std::time::Duration;
 
+use fnhost_cluster_e2e::load::http_get_host;
 use fnhost_cluster_e2e::{Cluster, Error, eventually};
 
 use crate::{POD_START, call_until, delete, deploy_python, expect_contains, write};
@@ -286,5 +287,59 @@ fn content_type_is(cluster: &Cluster, name: &str, wanted: &str) -> Result<(), Er
         Err(format!(
             "the CLI's content type: {content_type:?}, not {wanted:?}"
         ))
+    }
+}
+
+/// Where start-cluster.sh's HAProxy Ingress listens for HTTP (127.0.0.1 only).
+const INGRESS_HTTP: &str = "127.0.0.1:28080";
+
+/// `kubeless trigger http create`: the reconciler writes an Ingress (class `nginx`, as
+/// upstream's default gateway), the node's Ingress controller (HAProxy Ingress) picks it up, and
+/// a request with the trigger's host name and path reaches the function.
+pub fn http_trigger_routes(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
+    let name = "ingress-py";
+    write(
+        dir,
+        "routed.py",
+        "def foo(event, context):\n    return 'hello world through the ingress'\n",
+    )?;
+    deploy_python(cluster, dir, name, "routed.py", "routed.foo", &[])?;
+    let trigger = "ingress-py-route";
+    let host = "ingress-py.fnhost.test";
+    cluster.kubeless(
+        dir,
+        &[
+            "trigger",
+            "http",
+            "create",
+            trigger,
+            "--function-name",
+            name,
+            "--hostname",
+            host,
+            "--path",
+            "greet",
+        ],
+    )?;
+    let address = INGRESS_HTTP
+        .parse()
+        .map_err(|e| format!("{INGRESS_HTTP}: {e}"))?;
+    let routed = eventually(
+        "the Ingress controller routes the trigger's host and path",
+        Duration::from_secs(120),
+        || match http_get_host(address, host, "/greet")? {
+            (200, body) if body.contains("through the ingress") => Ok(()),
+            (status, body) => Err(format!("{status} {body:?}")),
+        },
+    );
+    let unrouted = http_get_host(address, "elsewhere.fnhost.test", "/greet");
+    let ingress = cluster
+        .kubectl(&["get", "ingress", "-o", "yaml"])
+        .unwrap_or_else(|e| e);
+    cluster.kubeless(dir, &["trigger", "http", "delete", trigger])?;
+    routed.map_err(|e| format!("{e}\ningresses:\n{ingress}"))?;
+    match unrouted {
+        Ok((200, body)) => Err(format!("another host name reached the function: {body:?}")),
+        _ => delete(cluster, dir, name),
     }
 }

@@ -199,14 +199,22 @@ pub fn object_at<'v>(value: &'v mut Value, path: &[&str]) -> &'v mut Map<String,
 
 /// The runtime's liveness probe default: `GET /healthz` on the function port.
 pub fn default_liveness(port: i64) -> Value {
-    json!({ "httpGet": { "path": "/healthz", "port": port }, "initialDelaySeconds": 3, "periodSeconds": 30 })
+    json!({ "httpGet": health_check(port), "initialDelaySeconds": 3, "periodSeconds": 30 })
+}
+
+/// `GET /healthz` on the port, with the scheme the apiserver would default spelt out: a
+/// server-side apply owns only the fields it wrote, so an unwritten `scheme` would outlive the
+/// rest of `httpGet` when the user later gives an `exec` or `tcpSocket` probe, and the
+/// Deployment would be refused ("may not specify more than 1 handler type").
+fn health_check(port: i64) -> Value {
+    json!({ "path": "/healthz", "port": port, "scheme": "HTTP" })
 }
 
 /// The readiness probe default: `GET /healthz` every second, so that a new pod gets traffic
 /// as soon as its function is loaded and a draining one stops getting it (fnhost answers 503
 /// while it drains).
 pub fn default_readiness(port: i64) -> Value {
-    json!({ "httpGet": { "path": "/healthz", "port": port }, "periodSeconds": 1 })
+    json!({ "httpGet": health_check(port), "periodSeconds": 1 })
 }
 
 #[cfg(test)]
