@@ -105,6 +105,10 @@ fn cases() -> Vec<(&'static str, Case)> {
             "python3.11/http-trigger-ingress",
             python::http_trigger_routes,
         ),
+        (
+            "python3.11/memory-limit",
+            python::memory_limit_reaches_the_function,
+        ),
         ("python3.11/autoscale-cpu", autoscale::scales_under_load),
         ("pod-cold-start", cold_start::pod_beside_process),
         (

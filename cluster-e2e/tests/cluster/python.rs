@@ -343,3 +343,36 @@ pub fn http_trigger_routes(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
         _ => delete(cluster, dir, name),
     }
 }
+
+/// `--memory 128Mi`: the container's limit reaches the function as `FUNC_MEMORY_LIMIT`
+/// (`context['memory-limit']`), and the pod carries the limit.
+pub fn memory_limit_reaches_the_function(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
+    let name = "memory-py";
+    write(
+        dir,
+        "limits.py",
+        "def foo(event, context):\n    return 'limit ' + str(context['memory-limit'])\n",
+    )?;
+    deploy_python(
+        cluster,
+        dir,
+        name,
+        "limits.py",
+        "limits.foo",
+        &["--memory", "128Mi"],
+    )?;
+    call_until(cluster, dir, name, &[], "limit 128Mi")?;
+    let limit = cluster.kubectl(&[
+        "get",
+        "deployment",
+        name,
+        "-o",
+        "jsonpath={.spec.template.spec.containers[0].resources.limits.memory}",
+    ])?;
+    if limit.trim() != "128Mi" {
+        return Err(format!(
+            "the container's memory limit is {limit:?}, not 128Mi"
+        ));
+    }
+    delete(cluster, dir, name)
+}

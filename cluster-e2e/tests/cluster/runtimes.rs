@@ -86,6 +86,20 @@ pub const RUNTIMES: &[RuntimeCase] = &[
         data: function("hellowithdata.go", "hellowithdata.Handler"),
     },
     RuntimeCase {
+        runtime: "java17",
+        fixtures: "java",
+        make: Make::Source,
+        get: function("helloget.java", "helloget.foo"),
+        data: function("hellowithdata.java", "hellowithdata.handler"),
+    },
+    RuntimeCase {
+        runtime: "dotnetmono6.8",
+        fixtures: "dotnet",
+        make: Make::Source,
+        get: function("helloget.cs", "helloget.foo"),
+        data: function("hellowithdata.cs", "hellowithdata.handler"),
+    },
+    RuntimeCase {
         runtime: "native1",
         fixtures: "native",
         make: Make::Native,
