@@ -104,6 +104,16 @@ impl App {
         self.draining.load(Ordering::Relaxed)
     }
 
+    /// While draining, the response closes its connection (hyper honours `Connection: close`).
+    fn closing_if_draining(&self, mut response: Response) -> Response {
+        if self.is_draining() {
+            response
+                .headers
+                .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+        }
+        response
+    }
+
     /// The access log, for flushing at shutdown.
     pub fn access_log(&self) -> &AccessLog {
         &self.access_log
@@ -137,11 +147,8 @@ impl App {
             Route::Healthz => self.healthz(),
             Route::Metrics => self.metrics_page(),
             Route::Function => {
-                let app = Arc::clone(&self);
                 let response = self.call_to_the_end(parts, body, peer, started, line).await;
-                // Whether to close is decided when the answer is ready: draining may have
-                // begun during the call.
-                return Ok(app.http_response(response));
+                return Ok(into_http(response));
             }
         };
         self.log_access(
@@ -151,7 +158,7 @@ impl App {
             &response,
             started.elapsed(),
         );
-        Ok(self.http_response(response))
+        Ok(into_http(self.closing_if_draining(response)))
     }
 
     /// A function call runs to its end whatever the client does, so that it is counted and in
@@ -181,7 +188,8 @@ impl App {
                 response.status.as_u16()
             };
             app.log_access(&line, peer, status, &response, started.elapsed());
-            response
+            // Decided when the answer is ready: draining may have begun during the call.
+            app.closing_if_draining(response)
         };
         ToTheEnd {
             call: Some(Box::pin(call)),
@@ -398,16 +406,9 @@ fn header_text(value: Option<&http::HeaderValue>) -> &str {
     value.and_then(|v| v.to_str().ok()).unwrap_or("")
 }
 
-impl App {
-    /// The response hyper sends; while draining it closes the connection after it.
-    fn http_response(&self, response: Response) -> HttpResponse {
-        let mut out = http::Response::new(Full::new(response.body));
-        *out.status_mut() = response.status;
-        *out.headers_mut() = response.headers;
-        if self.is_draining() {
-            out.headers_mut()
-                .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
-        }
-        out
-    }
+fn into_http(response: Response) -> HttpResponse {
+    let mut out = http::Response::new(Full::new(response.body));
+    *out.status_mut() = response.status;
+    *out.headers_mut() = response.headers;
+    out
 }
