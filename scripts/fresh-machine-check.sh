@@ -10,7 +10,7 @@
 #   FRESH_REBUILD=1 scripts/fresh-machine-check.sh   rebuild the base image first
 #   FRESH_IMAGE_ONLY=1 scripts/fresh-machine-check.sh build the base image, run nothing
 #
-# Not part of .ci/run (a cold run builds everything from nothing: about an hour on 2 cores).
+# Not part of .ci/run (a cold run builds everything from nothing, the node's tools and images too).
 # The log goes to ~/.cache/fnhost/fresh-machine/<UTC time>.log; the last lines say the result
 # and how long it took.
 set -euo pipefail
@@ -108,7 +108,17 @@ log "testing commit $commit in a new container (log: $logfile)"
 started=$(date +%s)
 set +e
 # A fresh clone inside the container, exactly as CI makes one; the checkout is mounted read-only.
-docker run --rm --init --network bridge \
+# The suite starts a whole node in it (dockerd for the image builds, containerd, kubelet,
+# kube-proxy, CNI): the container is privileged, and the folders those daemons keep layered
+# filesystems in are volumes (overlayfs cannot sit on the container's own overlay root). Its
+# kubelet shares the host's cgroup tree (cgroup v1 here), so no cluster may run on the host
+# meanwhile: this script refuses to start while one does.
+if pgrep -x kubelet >/dev/null || pgrep -f "containerd --config .*fnhost" >/dev/null; then
+    log "a cluster is running on this machine (scripts/k8s/stop-cluster.sh stops it)"; exit 1
+fi
+docker run --rm --init --network bridge --privileged --cgroupns=host \
+    -v /lib/modules:/lib/modules:ro \
+    -v /var/lib/docker -v /var/lib/fnhost-containerd -v /var/lib/fnhost-kubelet \
     -v "$REPO/.git:/src.git:ro" \
     "$IMAGE" bash -c "git clone --quiet /src.git /root/fnhost && cd /root/fnhost && git checkout --quiet $commit \
         && bash .ci/run" >"$logfile" 2>&1

@@ -199,6 +199,13 @@ async fn functions_become_deployments_services_and_configmaps_and_go_away_with_t
     })
     .await;
     assert_eq!((status.as_str(), reason.as_str()), ("True", "Applied"));
+    // The first reconcile succeeds: the finalizer is added without a JSON patch `test` that a
+    // 1.20 API server refuses with 422 (which cost every new Function a retry).
+    assert_eq!(
+        metrics.count("Function", "error"),
+        0,
+        "failed reconciles of a new Function"
+    );
     let deployment = deployments
         .get("get-python")
         .await

@@ -69,6 +69,7 @@ async fn the_kubeless_cli_deploys_lists_triggers_autoscales_and_deletes() {
     )
     .await
     .expect("context");
+    let metrics = context.metrics.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let reconciler = tokio::spawn(controller::run(context, async move {
         let _ = stopped.await;
@@ -115,6 +116,13 @@ async fn the_kubeless_cli_deploys_lists_triggers_autoscales_and_deletes() {
         async move { deployments.get("get-python").await.ok() }
     })
     .await;
+    // The CLI's Function was applied at the first attempt: the finalizer is added without a
+    // JSON patch `test` that a 1.20 API server refuses with 422 (a retry 5 s later).
+    assert_eq!(
+        metrics.count("Function", "error"),
+        0,
+        "failed reconciles of the CLI's new Function"
+    );
     let pod = deployment
         .spec
         .and_then(|s| s.template.spec)

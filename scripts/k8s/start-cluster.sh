@@ -30,7 +30,7 @@ POD_CIDR=10.88.0.0/16
 NODE_NAME=fnhost-node
 export PATH="$BIN:$PATH"
 
-need_packages containerd runc containernetworking-plugins iptables conntrack ethtool socat \
+need_packages containerd runc containernetworking-plugins iptables iproute2 kmod conntrack ethtool socat \
     etcd-server openssl curl docker.io mmdebstrap haproxy lua-json
 scripts/k8s/build-control-plane.sh
 scripts/k8s/build-coredns.sh >/dev/null
