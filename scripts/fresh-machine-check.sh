@@ -109,15 +109,21 @@ started=$(date +%s)
 set +e
 # A fresh clone inside the container, exactly as CI makes one; the checkout is mounted read-only.
 # The suite starts a whole node in it (dockerd for the image builds, containerd, kubelet,
-# kube-proxy, CNI): the container is privileged, and the folders those daemons keep layered
-# filesystems in are volumes (overlayfs cannot sit on the container's own overlay root). Its
-# kubelet shares the host's cgroup tree (cgroup v1 here), so no cluster may run on the host
-# meanwhile: this script refuses to start while one does.
+# kube-proxy, CNI), so the container gets what `--privileged` would give, less the one
+# capability root lacks here (CAP_SYS_RESOURCE: with it runc refuses to start the container):
+# every other capability, no seccomp or AppArmor profile, writable /proc/sys, every device, and
+# the host's cgroup tree. The folders those daemons keep layered filesystems in are volumes
+# (overlayfs cannot sit on the container's own overlay root). Its kubelet shares the host's
+# cgroup tree (cgroup v1 here), so no cluster may run on the host meanwhile: this script
+# refuses to start while one does.
 if pgrep -x kubelet >/dev/null || pgrep -f "containerd --config .*fnhost" >/dev/null; then
     log "a cluster is running on this machine (scripts/k8s/stop-cluster.sh stops it)"; exit 1
 fi
-docker run --rm --init --network bridge --privileged --cgroupns=host \
-    -v /lib/modules:/lib/modules:ro \
+docker run --rm --init --network bridge --cgroupns=host \
+    --cap-add ALL --cap-drop SYS_RESOURCE --device-cgroup-rule 'a *:* rwm' --device /dev/kmsg \
+    --security-opt seccomp=unconfined --security-opt apparmor=unconfined \
+    --security-opt systempaths=unconfined \
+    -v /sys/fs/cgroup:/sys/fs/cgroup -v /lib/modules:/lib/modules:ro \
     -v /var/lib/docker -v /var/lib/fnhost-containerd -v /var/lib/fnhost-kubelet \
     -v "$REPO/.git:/src.git:ro" \
     "$IMAGE" bash -c "git clone --quiet /src.git /root/fnhost && cd /root/fnhost && git checkout --quiet $commit \
