@@ -15,6 +15,8 @@ scripts/k8s/build-kubeless-cli.sh
 # Prometheus 3 with its Kubernetes discovery (Debian's build lacks it), for the real-cluster
 # suite's kubernetes_sd case (a few minutes cold, cached).
 scripts/k8s/build-prometheus.sh >/dev/null
+# The brokers of the message-trigger tests: nats-server with JetStream (about 30 s cold, cached).
+scripts/brokers/build-nats-server.sh >/dev/null
 # The real-cluster suite (cluster-e2e) starts a single-node cluster and stops it when it ends;
 # this stops it too if the suite is killed, so nothing is left running.
 trap 'scripts/k8s/stop-cluster.sh --quiet' EXIT
@@ -35,7 +37,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "build the fnhost binary the black-box tests boot"
 cargo build --locked -p fnhost-proxy
 
-step "cargo test (unit tests, conformance suite, Prometheus scrape, reconciler against kube-apiserver 1.20 and the kubeless CLI, and the real-cluster suite: images built, pods under kubelet)"
+step "cargo test (unit tests, conformance suite, Prometheus scrape, reconciler against kube-apiserver 1.20 and the kubeless CLI, message triggers against real brokers, and the real-cluster suite: images built, pods under kubelet)"
 FNHOST_BIN="$CARGO_TARGET_DIR/debug/fnhost" cargo test --workspace --locked
 
 if [ "${FNHOST_SKIP_BENCH_SMOKE:-0}" != 1 ]; then

@@ -69,8 +69,18 @@ impl Fnhost {
         env: &BTreeMap<String, String>,
         cwd: &Path,
     ) -> Result<Fnhost, String> {
-        let bin = binary();
-        let mut cmd = Command::new(&bin);
+        Fnhost::spawn_program(&binary(), args, env, cwd)
+    }
+
+    /// Starts another program the same way (a broker, the dispatcher), to wait on its output
+    /// and signal it like fnhost.
+    pub fn spawn_program(
+        bin: &Path,
+        args: &[String],
+        env: &BTreeMap<String, String>,
+        cwd: &Path,
+    ) -> Result<Fnhost, String> {
+        let mut cmd = Command::new(bin);
         cmd.args(args).current_dir(cwd).env_clear();
         // The machine's own setup passes through: where tools are, and how this network is
         // reached (proxies, the CA certificates TLS clients must trust).
@@ -85,7 +95,7 @@ impl Fnhost {
             .stderr(Stdio::piped());
         let mut child = cmd.spawn().map_err(|e| {
             format!(
-                "cannot start {}: {e} (build it with `cargo build -p fnhost-proxy`)",
+                "cannot start {}: {e} (fnhost itself is built by `cargo build -p fnhost-proxy`)",
                 bin.display()
             )
         })?;

@@ -5,7 +5,8 @@
 //!
 //! # Layout
 //!
-//! - [`crd`]: the custom resource types; the CRD manifests are generated from them.
+//! - [`crd`]: the custom resource types (crate `fnhost-kubeless-api`, shared with the
+//!   dispatcher); the CRD manifests are generated from them.
 //! - [`content`]: content types and the shell steps of the `prepare`/`install` init containers.
 //! - [`objects`]: pure functions from a Function to the JSON of its child objects.
 //! - [`apply`]: what the loops share: their context, errors, server-side apply, retries.
@@ -18,7 +19,7 @@
 pub mod apply;
 pub mod content;
 pub mod controller;
-pub mod crd;
+pub use fnhost_kubeless_api as crd;
 pub mod manifests;
 pub mod objects;
 pub mod observe;

@@ -11,50 +11,12 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
 use fnhost_reconciler::controller;
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{Api, DynamicObject};
-use kube::core::{ApiResource, GroupVersionKind};
-use support::{ControlPlane, eventually, eventually_get, install, reconciler_client};
-
-fn kubeless_binary() -> PathBuf {
-    let dir = support::cached_tool_dir(
-        "FNHOST_KUBELESS_BIN",
-        ".cache/fnhost-k8s/kubeless-bin",
-        "kubeless",
-        "scripts/k8s/build-kubeless-cli.sh",
-    );
-    dir.join("kubeless")
-}
-
-/// Runs the CLI; it must succeed. Returns stdout and stderr together.
-fn kubeless(kubeconfig: &Path, workdir: &Path, args: &[&str]) -> String {
-    let output = Command::new(kubeless_binary())
-        .args(args)
-        .current_dir(workdir)
-        .env("KUBECONFIG", kubeconfig)
-        .output()
-        .expect("the kubeless CLI runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    assert!(
-        output.status.success(),
-        "kubeless {} failed ({}):\n{text}",
-        args.join(" "),
-        output.status
-    );
-    text
-}
-
-fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
-}
+use support::{
+    ControlPlane, eventually, eventually_get, install, kubeless, reconciler_client, resource,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_kubeless_cli_deploys_lists_triggers_autoscales_and_deletes() {

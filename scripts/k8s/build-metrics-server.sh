@@ -7,18 +7,8 @@
 #
 # Usage: build-metrics-server.sh   (binary: ${FNHOST_K8S_BIN:-$HOME/.cache/fnhost-k8s/bin}/metrics-server)
 set -euo pipefail
-
-VERSION=v0.7.2
-MOD=sigs.k8s.io/metrics-server
-BIN_DIR=${FNHOST_K8S_BIN:-$HOME/.cache/fnhost-k8s/bin}
-STAMP=$BIN_DIR/.metrics-server.version
-if [ -x "$BIN_DIR/metrics-server" ] && [ "$(cat "$STAMP" 2>/dev/null)" = "$VERSION" ]; then
-    echo "metrics-server $VERSION already built in $BIN_DIR"; exit 0
-fi
-command -v go >/dev/null || { echo "build-metrics-server: go is not installed" >&2; exit 1; }
-export GOTOOLCHAIN=local GOFLAGS="-buildvcs=false"
-mkdir -p "$BIN_DIR"
-echo "build-metrics-server: building $MOD@$VERSION with $(go version)" >&2
-CGO_ENABLED=0 GOBIN="$BIN_DIR" go install -trimpath -ldflags "-s -w" "$MOD/cmd/metrics-server@$VERSION"
-echo "$VERSION" >"$STAMP"
-echo "metrics-server $VERSION built in $BIN_DIR"
+cd "$(dirname "$0")/../.."
+# shellcheck source=scripts/lib/go-tool.sh
+. scripts/lib/go-tool.sh
+go_install_cached metrics-server sigs.k8s.io/metrics-server/cmd/metrics-server v0.7.2 \
+    "${FNHOST_K8S_BIN:-$HOME/.cache/fnhost-k8s/bin}"

@@ -196,3 +196,41 @@ pub async fn eventually_get(api: &Api<DynamicObject>, name: &str) -> DynamicObje
     })
     .await
 }
+
+/// The original kubeless CLI v1.0.8, built and cached by `scripts/k8s/build-kubeless-cli.sh`.
+pub fn kubeless_binary() -> PathBuf {
+    let dir = cached_tool_dir(
+        "FNHOST_KUBELESS_BIN",
+        ".cache/fnhost-k8s/kubeless-bin",
+        "kubeless",
+        "scripts/k8s/build-kubeless-cli.sh",
+    );
+    dir.join("kubeless")
+}
+
+/// Runs the original kubeless CLI; it must succeed. Returns stdout and stderr together.
+pub fn kubeless(kubeconfig: &Path, workdir: &Path, args: &[&str]) -> String {
+    let output = Command::new(kubeless_binary())
+        .args(args)
+        .current_dir(workdir)
+        .env("KUBECONFIG", kubeconfig)
+        .output()
+        .expect("the kubeless CLI runs");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        output.status.success(),
+        "kubeless {} failed ({}):\n{text}",
+        args.join(" "),
+        output.status
+    );
+    text
+}
+
+/// The API resource of a group, version, kind and plural.
+pub fn resource(group: &str, version: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), plural)
+}

@@ -1,0 +1,232 @@
+//! One task per pair. A pair whose consumer fails is restarted with backoff; a pair whose
+//! trigger, options, function URL or broker changed is replaced; a pair no longer planned is
+//! stopped (what it had in flight is delivered again by its broker).
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use fnhost_delivery::deliver::Pair;
+use fnhost_delivery::metrics::{Metrics, PairId};
+use fnhost_delivery::policy::RetryPolicy;
+use fnhost_delivery::post::Poster;
+use fnhost_trigger_nats::NatsError;
+use fnhost_trigger_nats::consume::{self, NatsPair};
+use fnhost_trigger_nats::streams::Streams;
+use tokio::task::JoinHandle;
+
+use crate::plan::{Broker, PairSpec};
+
+/// Why a pair's consumer stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum PairError {
+    /// NATS or JetStream.
+    #[error(transparent)]
+    Nats(#[from] NatsError),
+    /// The consumer's message stream ended without an error.
+    #[error("the consumer ended")]
+    Ended,
+    /// A broker whose delivery is not built yet.
+    #[error("{0} triggers are not delivered yet by this dispatcher (issue 14 in progress)")]
+    NotBuilt(&'static str),
+}
+
+/// What every pair shares: the brokers' clients, the HTTP client, the counters.
+pub struct Env {
+    /// The NATS server.
+    pub nats_url: String,
+    /// Deliveries go through it.
+    pub poster: Poster,
+    /// Every pair's counters.
+    pub metrics: Metrics,
+    nats: tokio::sync::OnceCell<fnhost_trigger_nats::Context>,
+    streams: Streams,
+}
+
+impl Env {
+    /// Clients are made when a pair first needs them.
+    pub fn new(nats_url: String, poster: Poster, metrics: Metrics) -> Self {
+        Env {
+            nats_url,
+            poster,
+            metrics,
+            nats: tokio::sync::OnceCell::new(),
+            streams: Streams::default(),
+        }
+    }
+
+    async fn jetstream(&self) -> Result<fnhost_trigger_nats::Context, NatsError> {
+        self.nats
+            .get_or_try_init(|| async {
+                let client = fnhost_trigger_nats::connect(&self.nats_url).await?;
+                Ok(fnhost_trigger_nats::jetstream(client))
+            })
+            .await
+            .cloned()
+    }
+}
+
+/// Which pairs run and whether each has its consumer in place: what `/readyz` reports.
+#[derive(Clone, Default)]
+pub struct Board {
+    pairs: Arc<Mutex<BTreeMap<String, Arc<AtomicBool>>>>,
+}
+
+impl Board {
+    /// The pairs without a consumer in place yet (empty: ready).
+    pub fn waiting(&self) -> Vec<String> {
+        let pairs = self
+            .pairs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pairs
+            .iter()
+            .filter(|(_, prepared)| !prepared.load(Ordering::Acquire))
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
+    fn set(&self, name: String, prepared: Arc<AtomicBool>) {
+        let mut pairs = self
+            .pairs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pairs.insert(name, prepared);
+    }
+
+    fn remove(&self, name: &str) {
+        let mut pairs = self
+            .pairs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pairs.remove(name);
+    }
+}
+
+struct Running {
+    spec: PairSpec,
+    task: JoinHandle<()>,
+}
+
+/// The running pairs.
+pub struct Supervisor {
+    env: Arc<Env>,
+    board: Board,
+    running: HashMap<PairId, Running>,
+}
+
+impl Supervisor {
+    /// No pairs yet.
+    pub fn new(env: Arc<Env>, board: Board) -> Self {
+        Supervisor {
+            env,
+            board,
+            running: HashMap::new(),
+        }
+    }
+
+    /// Makes the running pairs the `desired` ones.
+    pub fn apply(&mut self, desired: Vec<PairSpec>) {
+        let mut keep: HashMap<PairId, PairSpec> =
+            desired.into_iter().map(|s| (s.id.clone(), s)).collect();
+        self.running.retain(|id, running| {
+            let same = keep.get(id).is_some_and(|spec| *spec == running.spec);
+            if same {
+                keep.remove(id);
+            } else {
+                running.task.abort();
+                self.board.remove(&name_of(id));
+                tracing::info!(pair = %name_of(id), "stopped");
+            }
+            same
+        });
+        for (id, spec) in keep {
+            let prepared = Arc::new(AtomicBool::new(false));
+            self.board.set(name_of(&id), prepared.clone());
+            tracing::info!(pair = %name_of(&id), target = %spec.target, "starting");
+            let task = tokio::spawn(run_pair(self.env.clone(), spec.clone(), prepared));
+            self.running.insert(id, Running { spec, task });
+        }
+    }
+}
+
+impl Drop for Supervisor {
+    fn drop(&mut self) {
+        for running in self.running.values() {
+            running.task.abort();
+        }
+    }
+}
+
+/// `kind namespace/trigger -> function`, for logs and `/readyz`.
+pub fn name_of(id: &PairId) -> String {
+    format!(
+        "{} {}/{} -> {}",
+        id.source.kind(),
+        id.namespace,
+        id.trigger,
+        id.function
+    )
+}
+
+/// Runs a pair for as long as it is planned, restarting its consumer after failures.
+async fn run_pair(env: Arc<Env>, spec: PairSpec, prepared: Arc<AtomicBool>) {
+    let name = name_of(&spec.id);
+    let mut failures = 0u32;
+    loop {
+        let started = Instant::now();
+        let error = match run_consumer(&env, &spec, &prepared).await {
+            Ok(()) => PairError::Ended,
+            Err(e) => e,
+        };
+        prepared.store(false, Ordering::Release);
+        failures = if started.elapsed() > Duration::from_secs(60) {
+            1
+        } else {
+            failures + 1
+        };
+        let wait = Duration::from_secs(1 << failures.min(5).saturating_sub(1))
+            .min(Duration::from_secs(30));
+        tracing::error!(pair = %name, "{error}; restarting in {wait:?}");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn run_consumer(env: &Env, spec: &PairSpec, prepared: &AtomicBool) -> Result<(), PairError> {
+    let pair = Pair {
+        source: spec.id.source,
+        name: name_of(&spec.id),
+        target: spec.target.clone(),
+        policy: RetryPolicy {
+            max_attempts: spec.options.max_attempts,
+            dead_letter: spec.options.dead_letter.is_some(),
+            ..RetryPolicy::default()
+        },
+        metrics: env.metrics.pair(&spec.id),
+        poster: env.poster.clone(),
+    };
+    match &spec.broker {
+        Broker::Nats { subject } => {
+            let js = env.jetstream().await?;
+            let nats = NatsPair {
+                subject: subject.clone(),
+                durable: consume::durable_name(
+                    &spec.id.namespace,
+                    &spec.id.trigger,
+                    &spec.id.function,
+                ),
+                dead_letter: spec.options.dead_letter.clone(),
+                max_in_flight: spec.options.max_in_flight,
+                pair,
+            };
+            let consumer = consume::prepare(&js, &env.streams, &nats).await?;
+            prepared.store(true, Ordering::Release);
+            tracing::info!(pair = %nats.pair.name, durable = %nats.durable, "consuming");
+            consume::serve(js, consumer, nats).await?;
+            Ok(())
+        }
+        Broker::Kafka { .. } => Err(PairError::NotBuilt("Kafka")),
+        Broker::Kinesis { .. } => Err(PairError::NotBuilt("Kinesis")),
+    }
+}
