@@ -6,7 +6,7 @@ use std::sync::Arc;
 use fnhost_delivery::metrics::Metrics;
 use fnhost_delivery::post::Poster;
 use fnhost_dispatcher::settings::{self, Mode, Settings};
-use fnhost_dispatcher::supervisor::{Board, Env, Supervisor, name_of};
+use fnhost_dispatcher::supervisor::{Board, Brokers, Env, Supervisor, name_of};
 use fnhost_dispatcher::{observe, plan, routes};
 
 #[tokio::main]
@@ -42,8 +42,12 @@ async fn run(settings: Settings) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.listen))?;
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let brokers = Brokers {
+        nats_url: settings.nats_url.clone(),
+        kafka_brokers: settings.kafka_brokers.clone(),
+    };
     let env = Arc::new(Env::new(
-        settings.nats_url.clone(),
+        brokers,
         Poster::new(settings.attempt_timeout),
         metrics.clone(),
     ));

@@ -11,6 +11,8 @@ use fnhost_delivery::deliver::Pair;
 use fnhost_delivery::metrics::{Metrics, PairId};
 use fnhost_delivery::policy::RetryPolicy;
 use fnhost_delivery::post::Poster;
+use fnhost_trigger_kafka::KafkaError;
+use fnhost_trigger_kafka::consume::{self as kafka, KafkaPair};
 use fnhost_trigger_nats::NatsError;
 use fnhost_trigger_nats::consume::{self, NatsPair};
 use fnhost_trigger_nats::streams::Streams;
@@ -24,6 +26,9 @@ pub enum PairError {
     /// NATS or JetStream.
     #[error(transparent)]
     Nats(#[from] NatsError),
+    /// Kafka.
+    #[error(transparent)]
+    Kafka(#[from] KafkaError),
     /// The consumer's message stream ended without an error.
     #[error("the consumer ended")]
     Ended,
@@ -36,24 +41,37 @@ pub enum PairError {
 pub struct Env {
     /// The NATS server.
     pub nats_url: String,
+    /// Kafka's bootstrap servers.
+    pub kafka_brokers: String,
     /// Deliveries go through it.
     pub poster: Poster,
     /// Every pair's counters.
     pub metrics: Metrics,
     nats: tokio::sync::OnceCell<fnhost_trigger_nats::Context>,
     streams: Streams,
+    kafka_producer: std::sync::OnceLock<fnhost_trigger_kafka::FutureProducer>,
 }
 
 impl Env {
     /// Clients are made when a pair first needs them.
-    pub fn new(nats_url: String, poster: Poster, metrics: Metrics) -> Self {
+    pub fn new(brokers: Brokers, poster: Poster, metrics: Metrics) -> Self {
         Env {
-            nats_url,
+            nats_url: brokers.nats_url,
+            kafka_brokers: brokers.kafka_brokers,
             poster,
             metrics,
             nats: tokio::sync::OnceCell::new(),
             streams: Streams::default(),
+            kafka_producer: std::sync::OnceLock::new(),
         }
+    }
+
+    fn kafka_producer(&self) -> Result<fnhost_trigger_kafka::FutureProducer, KafkaError> {
+        if let Some(producer) = self.kafka_producer.get() {
+            return Ok(producer.clone());
+        }
+        let producer = kafka::producer(&self.kafka_brokers)?;
+        Ok(self.kafka_producer.get_or_init(|| producer).clone())
     }
 
     async fn jetstream(&self) -> Result<fnhost_trigger_nats::Context, NatsError> {
@@ -65,6 +83,15 @@ impl Env {
             .await
             .cloned()
     }
+}
+
+/// Where the brokers are.
+#[derive(Clone, Debug)]
+pub struct Brokers {
+    /// The NATS server URL.
+    pub nats_url: String,
+    /// Kafka's bootstrap servers.
+    pub kafka_brokers: String,
 }
 
 /// Which pairs run and whether each has its consumer in place: what `/readyz` reports.
@@ -226,7 +253,27 @@ async fn run_consumer(env: &Env, spec: &PairSpec, prepared: &AtomicBool) -> Resu
             consume::serve(js, consumer, nats).await?;
             Ok(())
         }
-        Broker::Kafka { .. } => Err(PairError::NotBuilt("Kafka")),
+        Broker::Kafka { topic } => {
+            let kafka_pair = KafkaPair {
+                brokers: env.kafka_brokers.clone(),
+                topic: topic.clone(),
+                group: kafka::group_name(
+                    &spec.id.namespace,
+                    &spec.id.trigger,
+                    &spec.id.function,
+                    topic,
+                ),
+                dead_letter: spec.options.dead_letter.clone(),
+                max_in_flight: spec.options.max_in_flight,
+                pair,
+            };
+            let producer = env.kafka_producer()?;
+            let consumer = kafka::prepare(&kafka_pair)?;
+            prepared.store(true, Ordering::Release);
+            tracing::info!(pair = %kafka_pair.pair.name, group = %kafka_pair.group, "consuming");
+            kafka::serve(consumer, producer, kafka_pair).await?;
+            Ok(())
+        }
         Broker::Kinesis { .. } => Err(PairError::NotBuilt("Kinesis")),
     }
 }

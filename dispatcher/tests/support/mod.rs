@@ -3,7 +3,9 @@
 
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
+pub mod kafka;
 pub mod nats;
+pub mod scenarios;
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;

@@ -123,3 +123,96 @@ fn read_ports(dir: &Path) -> Option<(u16, SocketAddr)> {
         .ok()?;
     Some((client, monitor))
 }
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+impl super::scenarios::TestBroker for NatsServer {
+    fn name(&self) -> &'static str {
+        "nats"
+    }
+
+    fn dispatcher_env(&self) -> Vec<(String, String)> {
+        vec![("NATS_URL".to_owned(), self.url())]
+    }
+
+    fn kind(&self) -> &'static str {
+        "NATSTrigger"
+    }
+
+    fn trigger_topic(&self, base: &str) -> String {
+        format!("{base}.>")
+    }
+
+    fn create(&self, _base: &str) {}
+
+    /// Core-NATS publishes (what `kubeless trigger nats publish` does), then a flush.
+    fn publish(&self, base: &str, messages: &[(String, Vec<u8>)]) {
+        runtime().block_on(async {
+            let client = async_nats::connect(self.url())
+                .await
+                .expect("connect to NATS");
+            for (key, payload) in messages {
+                client
+                    .publish(format!("{base}.{key}"), payload.clone().into())
+                    .await
+                    .expect("publish");
+            }
+            client.flush().await.expect("flush");
+        });
+    }
+
+    fn dead_letters(&self, destination: &str, count: usize) -> Vec<(u64, String)> {
+        runtime().block_on(read_subject(&self.url(), destination, count))
+    }
+
+    fn restart(&mut self) {
+        NatsServer::restart(self);
+    }
+
+    fn id_prefix(&self, _base: &str) -> String {
+        "KUBELESS-".to_owned()
+    }
+}
+
+/// Reads `count` messages of `subject` from the stream that captures it, with their `n` and
+/// the `Fnhost-Attempts` header.
+async fn read_subject(url: &str, subject: &str, count: usize) -> Vec<(u64, String)> {
+    use async_nats::jetstream::consumer::pull::Config;
+    use futures::StreamExt;
+    let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
+    let name = js
+        .stream_by_subject(subject)
+        .await
+        .expect("a stream captures the dead letters");
+    let stream = js.get_stream(name).await.expect("stream");
+    let consumer = stream
+        .create_consumer(Config {
+            filter_subject: subject.to_owned(),
+            ..Config::default()
+        })
+        .await
+        .expect("consumer");
+    let mut messages = consumer.messages().await.expect("messages").take(count);
+    let mut out = Vec::new();
+    while let Some(message) = tokio::time::timeout(Duration::from_secs(60), messages.next())
+        .await
+        .expect("the dead letters arrive in time")
+    {
+        let message = message.expect("message");
+        let data: serde_json::Value = serde_json::from_slice(&message.payload).expect("JSON");
+        let attempts = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Fnhost-Attempts"))
+            .map(|v| v.as_str().to_owned())
+            .unwrap_or_default();
+        out.push((data["n"].as_u64().expect("n"), attempts));
+        message.ack().await.expect("ack");
+    }
+    out
+}
