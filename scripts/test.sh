@@ -15,10 +15,12 @@ scripts/k8s/build-kubeless-cli.sh
 # Prometheus 3 with its Kubernetes discovery (Debian's build lacks it), for the real-cluster
 # suite's kubernetes_sd case (a few minutes cold, cached).
 scripts/k8s/build-prometheus.sh >/dev/null
-# The brokers of the message-trigger tests: nats-server with JetStream (about 30 s cold) and
-# Apache Kafka's jars from Maven Central (about 10 s cold), both cached.
+# The brokers of the message-trigger tests: nats-server with JetStream (about 30 s cold),
+# Apache Kafka's jars from Maven Central (about 10 s cold) and kinesis-local from npm (a few
+# seconds), all cached.
 scripts/brokers/build-nats-server.sh >/dev/null
 scripts/brokers/fetch-kafka.sh >/dev/null
+scripts/brokers/fetch-kinesis.sh >/dev/null
 # The real-cluster suite (cluster-e2e) starts a single-node cluster and stops it when it ends;
 # this stops it too if the suite is killed, so nothing is left running.
 trap 'scripts/k8s/stop-cluster.sh --quiet' EXIT

@@ -50,12 +50,14 @@ async fn run(settings: Settings) -> Result<(), String> {
         brokers,
         Poster::new(settings.attempt_timeout),
         metrics.clone(),
+        &settings.state_dir,
     ));
-    let mut supervisor = Supervisor::new(env, board.clone());
+    let mut supervisor = Supervisor::new(env.clone(), board.clone());
     match &settings.mode {
         Mode::Routes(path) => {
-            let (triggers, functions) = routes::read(path).map_err(|e| e.to_string())?;
-            let (pairs, problems) = plan::pairs(&triggers, &functions);
+            let routes = routes::read(path).map_err(|e| e.to_string())?;
+            env.set_secrets(routes.secrets);
+            let (pairs, problems) = plan::pairs(&routes.triggers, &routes.functions);
             for problem in &problems {
                 tracing::error!(trigger = %format!("{} {}/{}", problem.source.kind(), problem.namespace, problem.trigger),
                     "not run: {}", problem.detail);

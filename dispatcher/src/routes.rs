@@ -11,6 +11,8 @@
 //!     spec: {topic: orders, functionSelector: {matchLabels: {topic: orders}}}
 //! functions:
 //!   - {name: hello, namespace: default, labels: {topic: orders}, url: "http://127.0.0.1:8080/"}
+//! secrets:   # what a KinesisTrigger's `secret` names
+//!   - {name: ec2, namespace: default, aws_access_key_id: AKID, aws_secret_access_key: KEY}
 //! ```
 
 use std::collections::BTreeMap;
@@ -18,6 +20,8 @@ use std::path::Path;
 
 use http::Uri;
 use serde::Deserialize;
+
+use fnhost_trigger_kinesis::AccessKey;
 
 use crate::plan::{FunctionTarget, Triggers};
 
@@ -49,6 +53,29 @@ struct RoutesFile {
     triggers: Vec<serde_json::Value>,
     #[serde(default)]
     functions: Vec<FunctionEntry>,
+    #[serde(default)]
+    secrets: Vec<SecretEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecretEntry {
+    name: String,
+    #[serde(default = "default_namespace")]
+    namespace: String,
+    aws_access_key_id: String,
+    aws_secret_access_key: String,
+}
+
+/// What a routes file holds.
+#[derive(Debug, Default)]
+pub struct Routes {
+    /// The triggers.
+    pub triggers: Triggers,
+    /// The functions they may select.
+    pub functions: Vec<FunctionTarget>,
+    /// AWS access keys by (namespace, Secret name).
+    pub secrets: BTreeMap<(String, String), AccessKey>,
 }
 
 #[derive(Deserialize)]
@@ -67,7 +94,7 @@ fn default_namespace() -> String {
 }
 
 /// Reads a routes file.
-pub fn read(path: &Path) -> Result<(Triggers, Vec<FunctionTarget>), RoutesError> {
+pub fn read(path: &Path) -> Result<Routes, RoutesError> {
     let shown = path.display().to_string();
     let text = std::fs::read_to_string(path).map_err(|source| RoutesError::Read {
         path: shown.clone(),
@@ -80,7 +107,7 @@ pub fn read(path: &Path) -> Result<(Triggers, Vec<FunctionTarget>), RoutesError>
 }
 
 /// Parses the text of a routes file.
-pub fn parse(text: &str) -> Result<(Triggers, Vec<FunctionTarget>), String> {
+pub fn parse(text: &str) -> Result<Routes, String> {
     let file: RoutesFile = serde_yaml::from_str(text).map_err(|e| e.to_string())?;
     let mut triggers = Triggers::default();
     for (i, object) in file.triggers.into_iter().enumerate() {
@@ -119,7 +146,22 @@ pub fn parse(text: &str) -> Result<(Triggers, Vec<FunctionTarget>), String> {
             })
         })
         .collect::<Result<Vec<_>, String>>()?;
-    Ok((triggers, functions))
+    let secrets = file
+        .secrets
+        .into_iter()
+        .map(|s| {
+            let key = AccessKey {
+                id: s.aws_access_key_id,
+                secret: s.aws_secret_access_key,
+            };
+            ((s.namespace, s.name), key)
+        })
+        .collect();
+    Ok(Routes {
+        triggers,
+        functions,
+        secrets,
+    })
 }
 
 #[cfg(test)]
@@ -128,7 +170,7 @@ mod tests {
 
     #[test]
     fn a_routes_file_parses_and_bad_ones_say_why() {
-        let (triggers, functions) = parse(
+        let routes = parse(
             r#"
 triggers:
   - apiVersion: kubeless.io/v1beta1
@@ -140,8 +182,8 @@ functions:
 "#,
         )
         .expect("parses");
-        assert_eq!(triggers.nats.len(), 1);
-        assert_eq!(functions[0].namespace, "default");
+        assert_eq!(routes.triggers.nats.len(), 1);
+        assert_eq!(routes.functions[0].namespace, "default");
         let error = parse("triggers: [{kind: Function}]").expect_err("not a trigger");
         assert!(error.contains("Function"), "{error}");
         let error = parse("functions: [{name: f, url: 'http://a b'}]").expect_err("bad url");

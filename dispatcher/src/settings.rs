@@ -27,6 +27,10 @@ pub struct Settings {
     pub nats_url: String,
     /// Kafka's bootstrap servers (`KAFKA_BROKERS`, upstream's variable and default).
     pub kafka_brokers: String,
+    /// Where the dispatcher keeps state (Kinesis checkpoints): `FNHOST_DISPATCHER_STATE`,
+    /// default `.fnhost-dispatcher` beside the routes file, or `/var/lib/fnhost-dispatcher` in
+    /// a cluster.
+    pub state_dir: PathBuf,
     /// How long one delivery attempt may take (`FNHOST_DISPATCH_ATTEMPT_TIMEOUT`, seconds,
     /// default 600: longer than any function timeout, which answers 408 itself).
     pub attempt_timeout: Duration,
@@ -75,8 +79,19 @@ pub fn read(
                 ))
             })?,
     };
+    let state_dir = env("FNHOST_DISPATCHER_STATE").map_or_else(
+        || match &mode {
+            Mode::Routes(file) => file
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(".fnhost-dispatcher"),
+            Mode::Cluster { .. } => PathBuf::from("/var/lib/fnhost-dispatcher"),
+        },
+        PathBuf::from,
+    );
     Ok(Settings {
         mode,
+        state_dir,
         listen,
         nats_url: env("NATS_URL")
             .unwrap_or_else(|| "nats://nats.nats-io.svc.cluster.local:4222".to_owned()),

@@ -13,6 +13,9 @@ use fnhost_delivery::policy::RetryPolicy;
 use fnhost_delivery::post::Poster;
 use fnhost_trigger_kafka::KafkaError;
 use fnhost_trigger_kafka::consume::{self as kafka, KafkaPair};
+use fnhost_trigger_kinesis::checkpoint::Checkpoints;
+use fnhost_trigger_kinesis::consume::{self as kinesis, KinesisPair};
+use fnhost_trigger_kinesis::{AccessKey, KinesisError};
 use fnhost_trigger_nats::NatsError;
 use fnhost_trigger_nats::consume::{self, NatsPair};
 use fnhost_trigger_nats::streams::Streams;
@@ -29,12 +32,20 @@ pub enum PairError {
     /// Kafka.
     #[error(transparent)]
     Kafka(#[from] KafkaError),
+    /// Kinesis.
+    #[error(transparent)]
+    Kinesis(#[from] KinesisError),
+    /// A KinesisTrigger's Secret is not known (or lacks the access key).
+    #[error("Secret {namespace}/{name} with aws_access_key_id and aws_secret_access_key not found")]
+    Secret {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
     /// The consumer's message stream ended without an error.
     #[error("the consumer ended")]
     Ended,
-    /// A broker whose delivery is not built yet.
-    #[error("{0} triggers are not delivered yet by this dispatcher (issue 14 in progress)")]
-    NotBuilt(&'static str),
 }
 
 /// What every pair shares: the brokers' clients, the HTTP client, the counters.
@@ -50,11 +61,18 @@ pub struct Env {
     nats: tokio::sync::OnceCell<fnhost_trigger_nats::Context>,
     streams: Streams,
     kafka_producer: std::sync::OnceLock<fnhost_trigger_kafka::FutureProducer>,
+    checkpoints: Checkpoints,
+    secrets: Mutex<BTreeMap<(String, String), AccessKey>>,
 }
 
 impl Env {
     /// Clients are made when a pair first needs them.
-    pub fn new(brokers: Brokers, poster: Poster, metrics: Metrics) -> Self {
+    pub fn new(
+        brokers: Brokers,
+        poster: Poster,
+        metrics: Metrics,
+        state_dir: &std::path::Path,
+    ) -> Self {
         Env {
             nats_url: brokers.nats_url,
             kafka_brokers: brokers.kafka_brokers,
@@ -63,7 +81,31 @@ impl Env {
             nats: tokio::sync::OnceCell::new(),
             streams: Streams::default(),
             kafka_producer: std::sync::OnceLock::new(),
+            checkpoints: Checkpoints::new(state_dir.join("kinesis-checkpoints")),
+            secrets: Mutex::new(BTreeMap::new()),
         }
+    }
+
+    /// The AWS access keys Kinesis pairs may use, by (namespace, Secret name).
+    pub fn set_secrets(&self, secrets: BTreeMap<(String, String), AccessKey>) {
+        *self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = secrets;
+    }
+
+    fn secret(&self, namespace: &str, name: &str) -> Result<AccessKey, PairError> {
+        let secrets = self
+            .secrets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        secrets
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .cloned()
+            .ok_or_else(|| PairError::Secret {
+                namespace: namespace.to_owned(),
+                name: name.to_owned(),
+            })
     }
 
     fn kafka_producer(&self) -> Result<fnhost_trigger_kafka::FutureProducer, KafkaError> {
@@ -274,6 +316,28 @@ async fn run_consumer(env: &Env, spec: &PairSpec, prepared: &AtomicBool) -> Resu
             kafka::serve(consumer, producer, kafka_pair).await?;
             Ok(())
         }
-        Broker::Kinesis { .. } => Err(PairError::NotBuilt("Kinesis")),
+        Broker::Kinesis {
+            stream,
+            shard,
+            region,
+            endpoint,
+            secret,
+        } => {
+            let key = env.secret(&spec.id.namespace, secret)?;
+            let kinesis_pair = KinesisPair {
+                client: fnhost_trigger_kinesis::client(region, &key, endpoint.as_deref()),
+                stream: stream.clone(),
+                shard: shard.clone(),
+                checkpoint: format!("{}/{}/{}", spec.id.namespace, spec.id.trigger, shard),
+                dead_letter: spec.options.dead_letter.clone(),
+                max_in_flight: spec.options.max_in_flight,
+                pair,
+            };
+            let shard_iterator = kinesis::prepare(&kinesis_pair, &env.checkpoints).await?;
+            prepared.store(true, Ordering::Release);
+            tracing::info!(pair = %kinesis_pair.pair.name, stream, shard, "consuming");
+            kinesis::serve(kinesis_pair, env.checkpoints.clone(), shard_iterator).await?;
+            Ok(())
+        }
     }
 }

@@ -238,7 +238,7 @@ impl super::scenarios::TestBroker for KafkaBroker {
         });
     }
 
-    fn dead_letters(&self, destination: &str, count: usize) -> Vec<(u64, String)> {
+    fn dead_letters(&self, destination: &str, count: usize) -> Vec<(u64, Option<String>)> {
         runtime().block_on(async {
             let consumer: StreamConsumer = ClientConfig::new()
                 .set("bootstrap.servers", self.bootstrap())
@@ -261,7 +261,7 @@ impl super::scenarios::TestBroker for KafkaBroker {
                     .and_then(|h| h.value)
                     .map(|v| String::from_utf8_lossy(v).into_owned())
                     .unwrap_or_default();
-                out.push((data["n"].as_u64().expect("n"), attempts));
+                out.push((data["n"].as_u64().expect("n"), Some(attempts)));
             }
             out
         })

@@ -4,6 +4,7 @@
 #![allow(dead_code, reason = "each test binary uses a different part")]
 
 pub mod kafka;
+pub mod kinesis;
 pub mod nats;
 pub mod scenarios;
 
@@ -223,9 +224,14 @@ impl Dispatcher {
     }
 }
 
-/// A routes file: `triggers` (YAML objects) and the recorders as functions labelled
-/// `topic=<label>`.
-pub fn write_routes(dir: &Path, triggers: &str, functions: &[(&str, &Recorder, &str)]) -> PathBuf {
+/// A routes file: `triggers` (YAML objects), the recorders as functions labelled
+/// `topic=<label>`, and `extra` sections.
+pub fn write_routes(
+    dir: &Path,
+    triggers: &str,
+    functions: &[(&str, &Recorder, &str)],
+    extra: &str,
+) -> PathBuf {
     let mut text = format!("triggers:\n{triggers}\nfunctions:\n");
     for (name, recorder, label) in functions {
         text.push_str(&format!(
@@ -233,6 +239,7 @@ pub fn write_routes(dir: &Path, triggers: &str, functions: &[(&str, &Recorder, &
             recorder.url()
         ));
     }
+    text.push_str(extra);
     let path = dir.join("routes.yaml");
     std::fs::write(&path, text).expect("write the routes file");
     path

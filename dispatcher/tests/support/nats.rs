@@ -166,7 +166,7 @@ impl super::scenarios::TestBroker for NatsServer {
         });
     }
 
-    fn dead_letters(&self, destination: &str, count: usize) -> Vec<(u64, String)> {
+    fn dead_letters(&self, destination: &str, count: usize) -> Vec<(u64, Option<String>)> {
         runtime().block_on(read_subject(&self.url(), destination, count))
     }
 
@@ -181,7 +181,7 @@ impl super::scenarios::TestBroker for NatsServer {
 
 /// Reads `count` messages of `subject` from the stream that captures it, with their `n` and
 /// the `Fnhost-Attempts` header.
-async fn read_subject(url: &str, subject: &str, count: usize) -> Vec<(u64, String)> {
+async fn read_subject(url: &str, subject: &str, count: usize) -> Vec<(u64, Option<String>)> {
     use async_nats::jetstream::consumer::pull::Config;
     use futures::StreamExt;
     let js = async_nats::jetstream::new(async_nats::connect(url).await.expect("connect"));
@@ -211,7 +211,7 @@ async fn read_subject(url: &str, subject: &str, count: usize) -> Vec<(u64, Strin
             .and_then(|h| h.get("Fnhost-Attempts"))
             .map(|v| v.as_str().to_owned())
             .unwrap_or_default();
-        out.push((data["n"].as_u64().expect("n"), attempts));
+        out.push((data["n"].as_u64().expect("n"), Some(attempts)));
         message.ack().await.expect("ack");
     }
     out
