@@ -8,7 +8,8 @@ use fnhost_delivery::event::Source;
 use fnhost_delivery::metrics::PairId;
 use fnhost_kubeless_api::{KafkaTrigger, KinesisTrigger, LabelSelector, NATSTrigger};
 use http::Uri;
-use kube::ResourceExt;
+use kube::core::ObjectMeta;
+use kube::{Resource, ResourceExt};
 
 use crate::options::{self, Options};
 
@@ -95,33 +96,31 @@ pub struct Problem {
 /// they are malformed. A trigger selecting no function is not a problem: it waits for one.
 pub fn pairs(triggers: &Triggers, functions: &[FunctionTarget]) -> (Vec<PairSpec>, Vec<Problem>) {
     let mut out = (Vec::new(), Vec::new());
-    for trigger in &triggers.kafka {
-        let broker = Broker::Kafka {
-            topic: trigger.spec.topic.clone(),
-        };
-        selected(
-            Source::Kafka,
-            trigger,
-            &trigger.spec.topic,
-            &trigger.spec.function_selector,
-            &broker,
-            functions,
-            &mut out,
-        );
-    }
-    for trigger in &triggers.nats {
-        let broker = Broker::Nats {
-            subject: trigger.spec.topic.clone(),
-        };
-        selected(
-            Source::Nats,
-            trigger,
-            &trigger.spec.topic,
-            &trigger.spec.function_selector,
-            &broker,
-            functions,
-            &mut out,
-        );
+    let by_selector = triggers
+        .kafka
+        .iter()
+        .map(|t| {
+            (
+                Source::Kafka,
+                t.meta(),
+                &t.spec.function_selector,
+                Broker::Kafka {
+                    topic: t.spec.topic.clone(),
+                },
+            )
+        })
+        .chain(triggers.nats.iter().map(|t| {
+            (
+                Source::Nats,
+                t.meta(),
+                &t.spec.function_selector,
+                Broker::Nats {
+                    subject: t.spec.topic.clone(),
+                },
+            )
+        }));
+    for (source, meta, selector, broker) in by_selector {
+        selected(source, meta, selector, &broker, functions, &mut out);
     }
     for trigger in &triggers.kinesis {
         kinesis(trigger, functions, &mut out);
@@ -129,27 +128,35 @@ pub fn pairs(triggers: &Triggers, functions: &[FunctionTarget]) -> (Vec<PairSpec
     out
 }
 
-fn selected<K: ResourceExt>(
+fn selected(
     source: Source,
-    trigger: &K,
-    topic: &str,
+    trigger: &ObjectMeta,
     selector: &LabelSelector,
     broker: &Broker,
     functions: &[FunctionTarget],
     (pairs, problems): &mut (Vec<PairSpec>, Vec<Problem>),
 ) {
-    let namespace = trigger.namespace().unwrap_or_else(|| "default".to_owned());
+    let namespace = trigger
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
+    let name = trigger.name.clone().unwrap_or_default();
     let problem = |detail: String| Problem {
         source,
         namespace: namespace.clone(),
-        trigger: trigger.name_any(),
+        trigger: name.clone(),
         detail,
+    };
+    let topic = match broker {
+        Broker::Nats { subject: topic } | Broker::Kafka { topic } => topic.as_str(),
+        Broker::Kinesis { stream, .. } => stream.as_str(),
     };
     if topic.trim().is_empty() {
         problems.push(problem("spec.topic is empty".to_owned()));
         return;
     }
-    let options = match options::read(source, trigger.annotations()) {
+    let annotations = trigger.annotations.clone().unwrap_or_default();
+    let options = match options::read(source, &annotations) {
         Ok(options) => options,
         Err(e) => return problems.push(problem(e.to_string())),
     };
@@ -158,7 +165,12 @@ fn selected<K: ResourceExt>(
         .filter(|f| f.namespace == namespace && selector.matches(&f.labels))
     {
         pairs.push(PairSpec {
-            id: pair_id(source, &namespace, trigger, function),
+            id: PairId {
+                source,
+                namespace: namespace.clone(),
+                trigger: name.clone(),
+                function: function.name.clone(),
+            },
             target: function.url.clone(),
             options: options.clone(),
             broker: broker.clone(),

@@ -14,7 +14,7 @@ use rdkafka::consumer::{BaseConsumer, Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 use rdkafka::producer::{FutureProducer, FutureRecord};
 
-use super::{cached_tool, eventually};
+use super::{cached_tool, eventually, free_port, runtime};
 
 /// Partitions of every topic the tests create.
 const PARTITIONS: i32 = 3;
@@ -25,20 +25,6 @@ pub struct KafkaBroker {
     dir: PathBuf,
     /// Its client port (kept across restarts).
     pub port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 fn classpath() -> String {

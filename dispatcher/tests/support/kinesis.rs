@@ -12,7 +12,7 @@ use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
 use fnhost_conformance::process::Fnhost;
 use fnhost_trigger_kinesis::AccessKey;
 
-use super::{cached_tool, eventually};
+use super::{cached_tool, eventually, free_port, runtime};
 
 const REGION: &str = "us-east-1";
 const SHARD: &str = "shardId-000000000000";
@@ -25,20 +25,6 @@ pub struct KinesisLocal {
     /// Its plain-HTTP port (kept across restarts).
     pub port: u16,
     tls_port: u16,
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 fn key() -> AccessKey {

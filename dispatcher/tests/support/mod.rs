@@ -19,6 +19,64 @@ use fnhost_conformance::process::Fnhost;
 use fnhost_conformance::run::{Booted, Suite, boot};
 use serde_json::Value;
 
+/// The broker tests of one broker: the four scenarios of [`scenarios`], each with a fresh
+/// broker made by `$start` from a folder of the test.
+#[macro_export]
+macro_rules! broker_tests {
+    ($start:expr) => {
+        fn broker_in(dir: &tempfile::TempDir) -> impl support::scenarios::TestBroker {
+            let start = $start;
+            start(dir.path())
+        }
+
+        #[test]
+        fn every_message_reaches_the_python_and_nodejs_functions_with_upstreams_headers() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            support::scenarios::every_message_arrives(&broker_in(&dir), dir.path());
+        }
+
+        #[test]
+        fn failures_are_retried_then_dead_lettered_and_throttling_slows_down() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            support::scenarios::failures_retries_dead_letters_and_throttling(
+                &broker_in(&dir),
+                dir.path(),
+            );
+        }
+
+        #[test]
+        fn a_killed_dispatcher_and_a_restarted_broker_lose_nothing() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            support::scenarios::killed_dispatcher_and_restarted_broker(
+                &mut broker_in(&dir),
+                dir.path(),
+            );
+        }
+
+        #[test]
+        fn a_timed_out_call_is_retried() {
+            let dir = tempfile::tempdir().expect("tempdir");
+            support::scenarios::timed_out_calls_are_retried(&broker_in(&dir), dir.path());
+        }
+    };
+}
+
+/// A free port on loopback (bound and released: the broker binds it next).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A single-threaded tokio runtime, for the brokers' async clients in these sync tests.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
 /// A tool the project's scripts build and cache: `$env_var`, else `~/under_home`. The test
 /// fails (never skips) when it is missing, naming the script that builds it.
 pub fn cached_tool(env_var: &str, under_home: &str, script: &str) -> PathBuf {

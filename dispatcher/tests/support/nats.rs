@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use fnhost_conformance::process::Fnhost;
 
-use super::{cached_tool, eventually, get};
+use super::{cached_tool, eventually, get, runtime};
 
 /// A running nats-server.
 pub struct NatsServer {
@@ -122,13 +122,6 @@ fn read_ports(dir: &Path) -> Option<(u16, SocketAddr)> {
         .parse()
         .ok()?;
     Some((client, monitor))
-}
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
 }
 
 impl super::scenarios::TestBroker for NatsServer {
