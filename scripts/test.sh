@@ -30,7 +30,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/fnhost/target}"
 export CARGO_TERM_COLOR=never
 mkdir -p "$CARGO_TARGET_DIR"
 
-step() { echo; echo "==> $*"; }
+step() { echo; echo "==> $* ($(date -u +%H:%M:%S))"; }
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
