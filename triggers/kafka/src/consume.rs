@@ -62,7 +62,7 @@ pub fn prepare(pair: &KafkaPair) -> Result<Arc<StreamConsumer>, KafkaError> {
     let consumer: StreamConsumer = client_config(&pair.brokers)
         .set("group.id", &pair.group)
         .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
+        .set("auto.commit.interval.ms", "200")
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest")
         // A message retried for a long time must not cost the group membership: membership
