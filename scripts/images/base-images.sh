@@ -31,12 +31,26 @@ debootstrap_into() {
     local sources
     mapfile -t sources < <(debian_sources)
     ((${#sources[@]})) || { log "no Debian apt sources in /etc/apt"; exit 1; }
-    mmdebstrap --quiet --variant=minbase --include="ca-certificates,$include" \
-        --customize-hook='mkdir -p "$1/usr/local/share/ca-certificates"' \
-        --customize-hook="copy-in /usr/local/share/ca-certificates /usr/local/share" \
-        --customize-hook='chroot "$1" update-ca-certificates >/dev/null' \
-        --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
-        bookworm "$root" "${sources[@]}"
+    # Its output is kept and shown only when it fails; a failure is tried once more (a
+    # download cut by the network here is the usual cause), then it stops the build.
+    local output attempt
+    output=$(mktemp "${TMPDIR:-/tmp}/fnhost-mmdebstrap.XXXXXX")
+    for attempt in 1 2; do
+        rm -rf "$root"
+        if mmdebstrap --variant=minbase --include="ca-certificates,$include" \
+            --customize-hook='mkdir -p "$1/usr/local/share/ca-certificates"' \
+            --customize-hook="copy-in /usr/local/share/ca-certificates /usr/local/share" \
+            --customize-hook='chroot "$1" update-ca-certificates >/dev/null' \
+            --customize-hook='rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*.bin' \
+            bookworm "$root" "${sources[@]}" >"$output" 2>&1; then
+            rm -f "$output"
+            return 0
+        fi
+        log "mmdebstrap failed (attempt $attempt of 2; packages: $include):"
+        tail -n 30 "$output" >&2
+    done
+    rm -f "$output"
+    exit 1
 }
 
 # The extra settings of each stand-in, after the rootfs is made.
