@@ -114,6 +114,28 @@ fn no_loader_depends_on_another() {
     );
 }
 
+#[test]
+fn no_broker_crate_depends_on_another_and_the_two_cluster_binaries_are_apart() {
+    let members = repo::members().expect("workspace");
+    let is_broker = |name: &str| name.starts_with("fnhost-trigger-");
+    let binaries = ["fnhost-reconciler", "fnhost-dispatcher"];
+    let mut found = BTreeSet::new();
+    for member in &members {
+        for dep in repo::member_dependencies(member, &members) {
+            let brokers = is_broker(&member.name) && is_broker(&dep);
+            let binaries_meet =
+                binaries.contains(&member.name.as_str()) && binaries.contains(&dep.as_str());
+            if brokers || binaries_meet {
+                found.insert((member.name.clone(), dep));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "crates of the same layer depending on each other: {found:?}"
+    );
+}
+
 /// `found` must be exactly the `known` gaps (pairs of their first two fields): a new one is a
 /// regression, and a listed one that is gone must leave the list.
 fn assert_only_known(found: &BTreeSet<(String, String)>, known: &[(&str, &str, &str)], what: &str) {
