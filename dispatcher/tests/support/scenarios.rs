@@ -121,8 +121,8 @@ fn outcome(dispatcher: &Dispatcher, function: &str, outcome: &str) -> f64 {
     )
 }
 
-/// 300 JSON messages and one plain-text one reach an upstream-style Python function and a
-/// Node.js function, once each, with upstream's event headers.
+/// 300 JSON messages and one plain-text one, all under one key, reach an upstream-style Python
+/// function and a Node.js function, once each, in order, with upstream's event headers.
 pub fn every_message_arrives(broker: &dyn TestBroker, dir: &Path) {
     let python = Recorder::start("python", dir, &[]);
     let node = Recorder::start("nodejs", dir, &[]);
@@ -159,6 +159,16 @@ pub fn every_message_arrives(broker: &dyn TestBroker, dir: &Path) {
                     .then_some(attempts)
             },
             || format!("{} attempts", recorder.attempts().len()),
+        );
+        // One key (subject, partition key, Kafka key) for all: delivered in publishing order.
+        let order: Vec<u64> = attempts
+            .iter()
+            .filter_map(|a| a.data["n"].as_u64())
+            .collect();
+        assert!(
+            order.windows(2).all(|w| w[0] < w[1]),
+            "messages of one key delivered out of order to the {} function: {order:?}",
+            recorder.runtime
         );
         for attempt in &attempts {
             assert_eq!(attempt.namespace, namespace);
