@@ -42,7 +42,7 @@ step "build the fnhost binary the black-box tests boot"
 cargo build --locked -p fnhost-proxy
 
 step "cargo test (unit tests, conformance suite, Prometheus scrape, reconciler against kube-apiserver 1.20 and the kubeless CLI, message triggers against real brokers, and the real-cluster suite: images built, pods under kubelet)"
-FNHOST_BIN="$CARGO_TARGET_DIR/debug/fnhost" cargo test --workspace --locked
+FNHOST_BIN="$CARGO_TARGET_DIR/debug/fnhost" cargo test --workspace --locked --no-fail-fast
 
 if [ "${FNHOST_SKIP_BENCH_SMOKE:-0}" != 1 ]; then
     step "benchmark smoke run (the load driver end to end, a few seconds per target)"

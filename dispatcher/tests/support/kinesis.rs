@@ -57,21 +57,36 @@ impl KinesisLocal {
         fnhost_trigger_kinesis::client(REGION, &key(), Some(&self.endpoint()))
     }
 
-    /// Stops it: SIGINT (it ignores SIGTERM), then SIGKILL after 5 s, because it waits for
-    /// open connections (the dispatcher's polls) to close; what it holds was persisted within
-    /// the last second (`PERSIST_INTERVAL`).
+    /// Stops it. SIGINT first (it ignores SIGTERM); it then waits for open connections (the
+    /// dispatcher's polls) to close, so after a fresh complete write of its data file
+    /// (`PERSIST_INTERVAL`, every second, written in place) it is killed: a kill in the middle
+    /// of a write would leave a file it cannot start from.
     pub fn stop(&mut self) {
-        if let Some(mut process) = self.process.take() {
-            let _ = process.signal("INT");
-            if process.wait_exit(Duration::from_secs(5)).is_none() {
-                let _ = process.signal("KILL");
-                assert!(
-                    process.wait_exit(Duration::from_secs(10)).is_some(),
-                    "kinesis-local did not stop\n{}",
-                    process.transcript()
-                );
+        let Some(mut process) = self.process.take() else {
+            return;
+        };
+        let _ = process.signal("INT");
+        let file = self.dir.join("persist").join("kinesis-data.json");
+        let written_before = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if process.wait_exit(Duration::from_millis(5)).is_some() {
+                return;
+            }
+            let written = std::fs::metadata(&file).and_then(|m| m.modified()).ok();
+            let complete = std::fs::read(&file)
+                .ok()
+                .is_some_and(|data| serde_json::from_slice::<serde_json::Value>(&data).is_ok());
+            if written.is_some() && written != written_before && complete {
+                break;
             }
         }
+        let _ = process.signal("KILL");
+        assert!(
+            process.wait_exit(Duration::from_secs(10)).is_some(),
+            "kinesis-local did not stop\n{}",
+            process.transcript()
+        );
     }
 
     fn launch(&mut self) {
@@ -240,6 +255,16 @@ impl super::scenarios::TestBroker for KinesisLocal {
     fn restart(&mut self) {
         self.stop();
         self.launch();
+    }
+
+    fn restart_gap(&self) -> Option<&'static str> {
+        Some(
+            "kinesis-local persists its streams only every second, in place, and waits for open \
+             connections before it stops; a restart under the dispatcher's polls lost records it \
+             had acknowledged (the dispatcher then reads from TRIM_HORIZON) or left a store it \
+             failed to start from, in some runs, so the result says more about the emulator than \
+             about the dispatcher",
+        )
     }
 
     fn id_prefix(&self, _base: &str) -> String {

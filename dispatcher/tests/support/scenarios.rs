@@ -10,7 +10,7 @@ use std::time::Duration;
 use super::{Dispatcher, Recorder, eventually, write_routes};
 
 /// How long a scenario waits for deliveries.
-pub const WAIT: Duration = Duration::from_secs(180);
+pub const WAIT: Duration = Duration::from_secs(300);
 
 /// A real broker as the scenarios drive it. A message has a base name and a key: NATS
 /// publishes to the subject `<base>.<key>` and its trigger listens on `<base>.>`; Kafka
@@ -33,6 +33,10 @@ pub trait TestBroker {
     fn dead_letters(&self, destination: &str, count: usize) -> Vec<(u64, Option<String>)>;
     /// Stops the broker and starts it again with its data.
     fn restart(&mut self);
+    /// Why a restart of this broker cannot be tested, if it cannot.
+    fn restart_gap(&self) -> Option<&'static str> {
+        None
+    }
     /// The start of every `event-id` of messages under `base`.
     fn id_prefix(&self, base: &str) -> String;
 
@@ -71,7 +75,11 @@ pub fn numbered(
 }
 
 /// Waits until every `n` of `range` was delivered to `recorder`; returns the duplicates.
-pub fn wait_all_delivered(recorder: &Recorder, range: std::ops::Range<u64>) -> usize {
+pub fn wait_all_delivered(
+    recorder: &Recorder,
+    range: std::ops::Range<u64>,
+    dispatcher: &Dispatcher,
+) -> usize {
     let expected = range.clone().count();
     let by_n: HashMap<u64, usize> = eventually(
         &format!(
@@ -90,7 +98,14 @@ pub fn wait_all_delivered(recorder: &Recorder, range: std::ops::Range<u64>) -> u
                 .filter(|n| !by_n.contains_key(n))
                 .take(20)
                 .collect();
-            format!("{} delivered; first missing: {missing:?}", by_n.len())
+            let log = dispatcher.process.transcript();
+            let tail: Vec<&str> = log.lines().rev().take(60).collect();
+            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            format!(
+                "{} delivered; first missing: {missing:?}\nthe dispatcher's last lines:\n{}",
+                by_n.len(),
+                tail.join("\n")
+            )
         },
     );
     range.map(|n| by_n[&n] - 1).sum()
@@ -142,7 +157,7 @@ pub fn every_message_arrives(broker: &dyn TestBroker, dir: &Path) {
         broker.kind().trim_end_matches("Trigger").to_lowercase()
     );
     for (recorder, function) in [(&python, "py"), (&node, "js")] {
-        let duplicates = wait_all_delivered(recorder, 0..300);
+        let duplicates = wait_all_delivered(recorder, 0..300, &dispatcher);
         assert_eq!(
             duplicates, 0,
             "no fault, no duplicate ({})",
@@ -246,8 +261,8 @@ pub fn failures_retries_dead_letters_and_throttling(broker: &dyn TestBroker, dir
         &numbered(|n| format!("k{n}"), 0..10, r#", "throttle": 2"#),
     );
 
-    assert_eq!(wait_all_delivered(&python, 0..20), 0);
-    wait_all_delivered(&node, 0..10);
+    assert_eq!(wait_all_delivered(&python, 0..20, &dispatcher), 0);
+    wait_all_delivered(&node, 0..10, &dispatcher);
     let dead = broker.dead_letters(dead_letter, 5);
     let mut dead_ns: Vec<u64> = dead.iter().map(|(n, _)| *n).collect();
     dead_ns.sort_unstable();
@@ -316,8 +331,8 @@ pub fn killed_dispatcher_and_restarted_broker(broker: &mut dyn TestBroker, dir: 
     first.process.signal("KILL").expect("kill the dispatcher");
     first.process.wait_exit(Duration::from_secs(10));
     let at_kill = python.delivered_by_n().len();
-    let _second = dispatcher(broker, &routes);
-    let killed_duplicates = wait_all_delivered(&python, 0..2000);
+    let second = dispatcher(broker, &routes);
+    let killed_duplicates = wait_all_delivered(&python, 0..2000, &second);
     report(
         broker,
         &format!(
@@ -325,6 +340,13 @@ pub fn killed_dispatcher_and_restarted_broker(broker: &mut dyn TestBroker, dir: 
         ),
     );
 
+    if let Some(gap) = broker.restart_gap() {
+        report(
+            broker,
+            &format!("broker restart NOT TESTED (known gap): {gap}"),
+        );
+        return;
+    }
     broker.publish("stream", &numbered(|_| "one".into(), 2000..3000, ""));
     eventually(
         "2300 delivered before the broker restart",
@@ -335,7 +357,7 @@ pub fn killed_dispatcher_and_restarted_broker(broker: &mut dyn TestBroker, dir: 
     let at_restart = python.delivered_by_n().len();
     broker.restart();
     broker.publish("stream", &numbered(|_| "one".into(), 3000..4000, ""));
-    let duplicates = wait_all_delivered(&python, 0..4000);
+    let duplicates = wait_all_delivered(&python, 0..4000, &second);
     report(
         broker,
         &format!(
@@ -370,7 +392,7 @@ pub fn timed_out_calls_are_retried(broker: &dyn TestBroker, dir: &Path) {
         "slow",
         &numbered(|n| format!("k{n}"), 0..5, r#", "slow": 1"#),
     );
-    assert_eq!(wait_all_delivered(&python, 0..5), 0);
+    assert_eq!(wait_all_delivered(&python, 0..5, &dispatcher), 0);
     assert_eq!(
         outcome(&dispatcher, "py", "retried"),
         5.0,

@@ -27,8 +27,9 @@ use crate::{KafkaError, client_config};
 const ROOM: usize = 1024;
 /// How often the group's lag is read.
 const LAG_EVERY: Duration = Duration::from_secs(5);
-/// Message-stream errors in a row after which the pair is restarted.
-const MAX_STREAM_ERRORS: u32 = 10;
+/// How often a run of consumer errors is logged (librdkafka reports every broker connection
+/// it loses, and recovers by itself).
+const ERROR_LOG_EVERY: u64 = 20;
 
 /// One Kafka pair, as the dispatcher configured it.
 #[derive(Clone)]
@@ -89,12 +90,15 @@ pub async fn serve(
     producer: FutureProducer,
     pair: KafkaPair,
 ) -> Result<(), KafkaError> {
+    // Declared first, dropped last: the guard holds the last reference and closes it.
+    let guard = CloseOffThread(Some(consumer));
+    let consumer = guard.consumer();
     let mut messages = consumer.stream();
     let mut lanes: Lanes<Lane, OwnedMessage> = Lanes::new(pair.max_in_flight);
     let mut marks: HashMap<i32, Watermark> = HashMap::new();
     let mut running: JoinSet<(Lane, i64)> = JoinSet::new();
     let mut lag = tokio::time::interval(LAG_EVERY);
-    let mut errors = 0u32;
+    let mut errors = 0u64;
     let spawn = |running: &mut JoinSet<(Lane, i64)>, lane: Lane, message: OwnedMessage| {
         running.spawn(deliver_one(producer.clone(), pair.clone(), lane, message));
     };
@@ -111,11 +115,12 @@ pub async fn serve(
                     }
                 }
                 Some(Err(e)) => {
-                    errors += 1;
-                    tracing::warn!(pair = %pair.pair.name, "Kafka consumer: {e}");
-                    if errors >= MAX_STREAM_ERRORS {
-                        return Err(KafkaError::Client(e));
+                    // Transient (a broker restarting, a connection lost): librdkafka reconnects
+                    // and rejoins the group itself; the pair goes on.
+                    if errors.is_multiple_of(ERROR_LOG_EVERY) {
+                        tracing::warn!(pair = %pair.pair.name, errors = errors + 1, "Kafka consumer: {e}");
                     }
+                    errors += 1;
                 }
                 None => return Err(KafkaError::Messages("the message stream ended".into())),
             },
@@ -130,6 +135,31 @@ pub async fn serve(
                 }
             }
             _ = lag.tick() => update_lag(consumer.clone(), &pair),
+        }
+    }
+}
+
+/// Closes a consumer on a blocking thread when the pair stops: librdkafka's close leaves the
+/// group and commits, and waits for a broker that may be down, which must not hold an async
+/// thread.
+struct CloseOffThread(Option<Arc<StreamConsumer>>);
+
+impl CloseOffThread {
+    fn consumer(&self) -> Arc<StreamConsumer> {
+        match &self.0 {
+            Some(consumer) => consumer.clone(),
+            None => unreachable!("the guard holds its consumer until it is dropped"),
+        }
+    }
+}
+
+impl Drop for CloseOffThread {
+    fn drop(&mut self) {
+        let Some(consumer) = self.0.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn_blocking(move || drop(consumer));
         }
     }
 }

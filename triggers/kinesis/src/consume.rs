@@ -64,10 +64,21 @@ async fn iterator(pair: &KinesisPair, after: Option<&str>) -> Result<String, Kin
             .starting_sequence_number(sequence),
         None => request.shard_iterator_type(ShardIteratorType::TrimHorizon),
     };
-    let answer = request
-        .send()
-        .await
-        .map_err(|e| KinesisError::call("GetShardIterator", e))?;
+    let answer = match request.send().await {
+        Ok(answer) => answer,
+        // The checkpoint's record is gone (trimmed by retention, or a stream that lost data):
+        // start at the oldest record kept, redelivering rather than skipping.
+        Err(e)
+            if after.is_some()
+                && e.as_service_error()
+                    .is_some_and(|s| s.is_invalid_argument_exception()) =>
+        {
+            tracing::warn!(pair = %pair.pair.name, checkpoint = after,
+                "the checkpoint is not in the shard any more; reading from its oldest record");
+            return Box::pin(iterator(pair, None)).await;
+        }
+        Err(e) => return Err(KinesisError::call("GetShardIterator", e)),
+    };
     answer
         .shard_iterator()
         .map(str::to_owned)

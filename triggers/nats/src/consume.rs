@@ -23,8 +23,12 @@ use crate::streams::Streams;
 const ACK_WAIT: Duration = Duration::from_secs(30);
 /// How often a message being delivered is reported in progress (well within `ACK_WAIT`).
 const PROGRESS_EVERY: Duration = Duration::from_secs(10);
-/// Messages the server hands out before acknowledgements: bounds what waits in the lanes.
-const MAX_ACK_PENDING: i64 = 1024;
+/// At most this many messages are handed out and not yet acknowledged, per pair: what waits
+/// in the lanes, and what a killed dispatcher leaves to JetStream's `ACK_WAIT` before it is
+/// delivered again. Twice `max_in_flight`, at least 64.
+fn max_ack_pending(max_in_flight: usize) -> i64 {
+    i64::try_from(max_in_flight.saturating_mul(2).max(64)).unwrap_or(i64::MAX)
+}
 /// How often the consumer's lag is read.
 const LAG_EVERY: Duration = Duration::from_secs(5);
 /// Message-stream errors in a row after which the pair is restarted.
@@ -83,7 +87,7 @@ pub async fn prepare(
         ack_policy: AckPolicy::Explicit,
         ack_wait: ACK_WAIT,
         max_deliver: -1,
-        max_ack_pending: MAX_ACK_PENDING,
+        max_ack_pending: max_ack_pending(pair.max_in_flight),
         ..PullConfig::default()
     };
     match stream.get_consumer::<PullConfig>(&pair.durable).await {
@@ -106,16 +110,17 @@ pub async fn serve(
 ) -> Result<(), NatsError> {
     let mut messages = consumer
         .stream()
-        .max_messages_per_batch(256)
-        .heartbeat(Duration::from_secs(5))
-        .expires(Duration::from_secs(30))
+        .max_messages_per_batch(usize::try_from(max_ack_pending(pair.max_in_flight)).unwrap_or(64))
+        // Short pulls: a killed dispatcher's pending pull stops taking messages within 5 s.
+        .heartbeat(Duration::from_secs(2))
+        .expires(Duration::from_secs(5))
         .messages()
         .await
         .map_err(|e| NatsError::Messages(e.to_string()))?;
     let mut lanes: Lanes<String, jetstream::Message> = Lanes::new(pair.max_in_flight);
     let mut running: JoinSet<String> = JoinSet::new();
     let mut lag = tokio::time::interval(LAG_EVERY);
-    let room = (MAX_ACK_PENDING as usize).max(pair.max_in_flight);
+    let room = usize::try_from(max_ack_pending(pair.max_in_flight)).unwrap_or(64);
     let mut errors = 0u32;
     loop {
         tokio::select! {
