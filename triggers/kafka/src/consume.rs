@@ -94,6 +94,8 @@ pub async fn serve(
     let guard = CloseOffThread(Some(consumer));
     let consumer = guard.consumer();
     let mut messages = consumer.stream();
+    // Shared by every delivery task: one reference count per message, not a copy of the pair.
+    let pair = Arc::new(pair);
     let mut lanes: Lanes<Lane, OwnedMessage> = Lanes::new(pair.max_in_flight);
     let mut marks: HashMap<i32, Watermark> = HashMap::new();
     let mut running: JoinSet<(Lane, i64)> = JoinSet::new();
@@ -205,7 +207,7 @@ fn update_lag(consumer: Arc<StreamConsumer>, pair: &KafkaPair) {
 /// and offset.
 async fn deliver_one(
     producer: FutureProducer,
-    pair: KafkaPair,
+    pair: Arc<KafkaPair>,
     lane: Lane,
     message: OwnedMessage,
 ) -> (Lane, i64) {

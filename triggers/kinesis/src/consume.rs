@@ -91,6 +91,8 @@ pub async fn serve(
     checkpoints: Checkpoints,
     mut shard_iterator: String,
 ) -> Result<(), KinesisError> {
+    // Shared by every delivery task: one reference count per record, not a copy of the pair.
+    let pair = std::sync::Arc::new(pair);
     let mut last = checkpoints.load(&pair.checkpoint).await?;
     loop {
         let sent = pair
@@ -139,7 +141,7 @@ pub async fn serve(
 }
 
 /// Delivers every record of a batch, in order per partition key.
-async fn deliver_batch(pair: &KinesisPair, records: &[Record]) {
+async fn deliver_batch(pair: &std::sync::Arc<KinesisPair>, records: &[Record]) {
     let mut lanes: Lanes<String, usize> = Lanes::new(pair.max_in_flight);
     let mut running: JoinSet<String> = JoinSet::new();
     let spawn = |running: &mut JoinSet<String>, key: String, index: usize| {
@@ -166,7 +168,12 @@ async fn deliver_batch(pair: &KinesisPair, records: &[Record]) {
 
 /// Delivers one record; a dead letter is put into the dead-letter stream (with the same
 /// partition key) before it counts as done. Returns its partition key.
-async fn deliver_one(pair: KinesisPair, key: String, event: Message, data: Blob) -> String {
+async fn deliver_one(
+    pair: std::sync::Arc<KinesisPair>,
+    key: String,
+    event: Message,
+    data: Blob,
+) -> String {
     if let Final::DeadLetter { failed, last } = pair.pair.deliver(&event).await
         && let Some(stream) = pair.dead_letter.as_deref()
     {

@@ -117,6 +117,8 @@ pub async fn serve(
         .messages()
         .await
         .map_err(|e| NatsError::Messages(e.to_string()))?;
+    // Shared by every delivery task: one reference count per message, not a copy of the pair.
+    let pair = std::sync::Arc::new(pair);
     let mut lanes: Lanes<String, jetstream::Message> = Lanes::new(pair.max_in_flight);
     let mut running: JoinSet<String> = JoinSet::new();
     let mut lag = tokio::time::interval(LAG_EVERY);
@@ -160,7 +162,7 @@ pub async fn serve(
 /// Delivers one message, reporting progress meanwhile, then acknowledges it. Returns its key.
 async fn deliver_one(
     js: jetstream::Context,
-    pair: NatsPair,
+    pair: std::sync::Arc<NatsPair>,
     key: String,
     message: jetstream::Message,
 ) -> String {
