@@ -42,11 +42,25 @@ step "build the fnhost binary the black-box tests boot"
 cargo build --locked -p fnhost-proxy
 
 step "cargo test (unit tests, conformance suite, Prometheus scrape, reconciler against kube-apiserver 1.20 and the kubeless CLI, message triggers against real brokers, and the real-cluster suite: images built, pods under kubelet)"
-FNHOST_BIN="$CARGO_TARGET_DIR/debug/fnhost" cargo test --workspace --locked --no-fail-fast
+# The log is kept so that, when something fails, the failures are repeated at the very end:
+# CI shows the tail of the output, and the failing binary's report is far above it.
+test_log="$(mktemp -t fnhost-test.XXXXXX)"
+if ! FNHOST_BIN="$CARGO_TARGET_DIR/debug/fnhost" cargo test --workspace --locked --no-fail-fast \
+    2>&1 | tee "$test_log"; then
+    echo
+    echo "==> the failures again (the full log is $test_log):"
+    # Each failing test binary's "failures:" report, up to its "test result:" line.
+    awk '/^failures:$/ { show = 1 } show { print } /^test result:/ { show = 0 }' "$test_log" |
+        tail -n 200
+    exit 1
+fi
+rm -f "$test_log"
 
 if [ "${FNHOST_SKIP_BENCH_SMOKE:-0}" != 1 ]; then
     step "benchmark smoke run (the load driver end to end, a few seconds per target)"
     benches/run.sh --smoke
+    step "message-trigger benchmark smoke run (NATS and Kafka end to end, 200 messages each)"
+    benches/triggers.sh --smoke
 fi
 
 echo

@@ -35,3 +35,20 @@ pub fn wait_first_ok(addr: SocketAddr, started: Instant, limit: Duration) -> Opt
         std::thread::sleep(Duration::from_millis(1));
     }
 }
+
+/// Status and body of `GET <path>` (the server must close the connection after it, as asked,
+/// and send the body with a `Content-Length`), or `None` if the exchange failed.
+pub fn get_body(addr: SocketAddr, path: &str) -> Option<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).ok()?;
+    let text = String::from_utf8_lossy(&response);
+    let (head, body) = text.split_once("\r\n\r\n")?;
+    let status = head.get(9..12)?.parse().ok()?;
+    Some((status, body.to_owned()))
+}

@@ -43,6 +43,17 @@ impl Cluster {
         &self.kubeconfig
     }
 
+    /// The node's address (`start-cluster.sh` writes it beside the kubeconfig): pods reach
+    /// the host there.
+    pub fn node_ip(&self) -> Result<std::net::IpAddr, Error> {
+        let file = self.kubeconfig.with_file_name("node-ip");
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("the node's address ({}): {e}", file.display()))?;
+        text.trim()
+            .parse()
+            .map_err(|e| format!("the node's address {text:?}: {e}"))
+    }
+
     /// Builds the images `names` (folders of `images/`) and loads them into the node.
     pub fn build_images(&self, names: &[&str]) -> Result<(), Error> {
         eprintln!("cluster-e2e: building images {names:?} (scripts/images/build.sh)");

@@ -1,7 +1,9 @@
 //! The kubeless workflow on a real node: `kubectl apply -f manifests/install.yaml` installs
 //! the reconciler in the cluster, and the original kubeless CLI v1.0.8 deploys, calls,
 //! updates, reads the logs of and deletes functions whose pods run fnhost's images under
-//! kubelet. One cluster for the whole run; the cases run in order.
+//! kubelet; `manifests/message-triggers.yaml` installs the dispatcher, which delivers the
+//! messages of a NATSTrigger and a KafkaTrigger to a function's pod. One cluster for the whole run; the cases run in
+//! order.
 
 #![allow(
     clippy::expect_used,
@@ -28,6 +30,8 @@ mod prometheus;
 mod python;
 #[path = "cluster/runtimes.rs"]
 mod runtimes;
+#[path = "cluster/triggers.rs"]
+mod triggers;
 
 use runtimes::{RUNTIMES, RuntimeCase};
 
@@ -112,25 +116,44 @@ fn cases() -> Vec<(&'static str, Case)> {
         ("python3.11/autoscale-cpu", autoscale::scales_under_load),
         ("pod-cold-start", cold_start::pod_beside_process),
         (
+            "python3.11/nats-trigger-in-pods",
+            triggers::nats_trigger_delivers_to_a_pod,
+        ),
+        (
+            "python3.11/kafka-trigger-in-pods",
+            triggers::kafka_trigger_delivers_to_a_pod,
+        ),
+        (
             "python3.11/no-request-lost",
             no_loss::rolling_update_and_pod_deletion,
         ),
     ]
 }
 
-/// The images this run builds and loads into the node: the reconciler's and every runtime's.
+/// The images this run builds and loads into the node: the reconciler's, the dispatcher's and
+/// every runtime's.
 fn images() -> Vec<&'static str> {
-    let mut images = vec!["reconciler"];
+    let mut images = vec!["reconciler", "dispatcher"];
     images.extend(RUNTIMES.iter().map(|case| case.runtime));
     images
 }
 
-/// Builds the images, installs the manifest as a user would, points the provision image at
-/// the local stand-in and waits for the reconciler's pod.
+/// Builds the images, installs the manifests as a user would (the reconciler's and the
+/// dispatcher's), points the provision image at the local stand-in and waits for the
+/// reconciler's pod.
 fn install(cluster: &Cluster) -> Result<(), Error> {
     cluster.build_images(&images())?;
-    let manifest = fnhost_cluster_e2e::repository_root().join("manifests/install.yaml");
-    cluster.kubectl(&["apply", "-f", &manifest.display().to_string()])?;
+    let manifests = fnhost_cluster_e2e::repository_root().join("manifests");
+    cluster.kubectl(&[
+        "apply",
+        "-f",
+        &manifests.join("install.yaml").display().to_string(),
+        "-f",
+        &manifests
+            .join("message-triggers.yaml")
+            .display()
+            .to_string(),
+    ])?;
     cluster.kubectl(&[
         "-n",
         "kubeless",
@@ -148,13 +171,18 @@ fn install(cluster: &Cluster) -> Result<(), Error> {
         "restart",
         "deployment/fnhost-reconciler",
     ])?;
+    rolled_out_in_kubeless(cluster, "deployment/fnhost-reconciler")
+}
+
+/// Waits until `deployment` of the `kubeless` namespace has rolled out.
+fn rolled_out_in_kubeless(cluster: &Cluster, deployment: &str) -> Result<(), Error> {
     cluster
         .kubectl(&[
             "-n",
             "kubeless",
             "rollout",
             "status",
-            "deployment/fnhost-reconciler",
+            deployment,
             "--timeout=180s",
         ])
         .map(drop)

@@ -7,11 +7,15 @@
 //! - [`options`]: fnhost's per-trigger options, read from the trigger's annotations.
 //! - [`plan`]: which pairs the triggers and functions make (pure).
 //! - [`routes`]: triggers and function URLs from a file, to run without Kubernetes.
+//! - [`cluster`]: triggers, Functions and Secrets from the Kubernetes API, watched.
 //! - [`supervisor`]: keeps one task per pair running, restarts it after a failure, and
 //!   replaces it when its trigger or function changes.
+//! - [`manifest`]: its RBAC and Deployment (`manifests/message-triggers.yaml`).
 //! - [`observe`]: `/metrics`, `/healthz` and `/readyz`.
 //! - [`settings`]: the command line and the environment, read in one place.
 
+pub mod cluster;
+pub mod manifest;
 pub mod observe;
 pub mod options;
 pub mod plan;

@@ -1,13 +1,15 @@
 //! The `fnhost-dispatcher` binary: reads its settings, serves `/metrics`, `/healthz` and
 //! `/readyz`, and runs the pairs its triggers make (from a routes file, or from the cluster).
+//! `fnhost-dispatcher manifest` prints `manifests/message-triggers.yaml`.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use fnhost_delivery::metrics::Metrics;
 use fnhost_delivery::post::Poster;
 use fnhost_dispatcher::settings::{self, Mode, Settings};
 use fnhost_dispatcher::supervisor::{Board, Brokers, Env, Supervisor, name_of};
-use fnhost_dispatcher::{observe, plan, routes};
+use fnhost_dispatcher::{cluster, observe, plan, routes};
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -19,6 +21,18 @@ async fn main() -> std::process::ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args == ["manifest"] {
+        return match fnhost_dispatcher::manifest::to_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("fnhost-dispatcher: cannot render the manifest: {e}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match settings::read(&args, |key| std::env::var(key).ok()) {
         Ok(settings) => settings,
         Err(e) => {
@@ -52,36 +66,60 @@ async fn run(settings: Settings) -> Result<(), String> {
         metrics.clone(),
         &settings.state_dir,
     ));
-    let mut supervisor = Supervisor::new(env.clone(), board.clone());
-    match &settings.mode {
-        Mode::Routes(path) => {
-            let routes = routes::read(path).map_err(|e| e.to_string())?;
-            env.set_secrets(routes.secrets);
-            let (pairs, problems) = plan::pairs(&routes.triggers, &routes.functions);
-            for problem in &problems {
-                tracing::error!(trigger = %format!("{} {}/{}", problem.source.kind(), problem.namespace, problem.trigger),
-                    "not run: {}", problem.detail);
-            }
-            tracing::info!(pairs = pairs.len(), "routes read from {}", path.display());
-            for pair in &pairs {
-                tracing::debug!(pair = %name_of(&pair.id), "planned");
-            }
-            supervisor.apply(pairs);
+    let supervisor = Supervisor::new(env.clone(), board.clone());
+    // The routes' pairs run while `planned` lives; the cluster's are the watching task's.
+    let (planned, watching) = match &settings.mode {
+        Mode::Routes(path) => (Some(from_routes(path, supervisor, &env)?), None),
+        Mode::Cluster { kubeconfig } => {
+            let client = connect(kubeconfig.as_deref()).await?;
+            let task = tokio::spawn(cluster::run(client, supervisor, env, board.clone()));
+            (None, Some(task))
         }
-        Mode::Cluster { .. } => {
-            return Err(
-                "cluster mode is not built yet (issue 14 in progress); use run --routes FILE"
-                    .to_owned(),
-            );
-        }
-    }
+    };
     println!("fnhost-dispatcher: listening http={address}");
     tokio::select! {
         () = observe::serve(listener, metrics, board) => {}
         () = shutdown() => tracing::info!("stopping"),
     }
-    drop(supervisor);
+    if let Some(task) = watching {
+        task.abort();
+    }
+    drop(planned);
     Ok(())
+}
+
+/// Plans the pairs of a routes file once; they run while the returned supervisor lives.
+fn from_routes(path: &Path, mut supervisor: Supervisor, env: &Env) -> Result<Supervisor, String> {
+    let routes = routes::read(path).map_err(|e| e.to_string())?;
+    env.set_secrets(routes.secrets);
+    let (pairs, problems) = plan::pairs(&routes.triggers, &routes.functions);
+    for problem in &problems {
+        tracing::error!(trigger = %format!("{} {}/{}", problem.source.kind(), problem.namespace, problem.trigger),
+            "not run: {}", problem.detail);
+    }
+    tracing::info!(pairs = pairs.len(), "routes read from {}", path.display());
+    for pair in &pairs {
+        tracing::debug!(pair = %name_of(&pair.id), "planned");
+    }
+    supervisor.apply(pairs);
+    Ok(supervisor)
+}
+
+/// A client from `kubeconfig`, or inferred (in-cluster, `KUBECONFIG`, `~/.kube/config`).
+async fn connect(kubeconfig: Option<&Path>) -> Result<kube::Client, String> {
+    let config = match kubeconfig {
+        Some(path) => {
+            let file = kube::config::Kubeconfig::read_from(path)
+                .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(file, &kube::config::KubeConfigOptions::default())
+                .await
+                .map_err(|e| format!("kubeconfig {}: {e}", path.display()))?
+        }
+        None => kube::Config::infer()
+            .await
+            .map_err(|e| format!("no Kubernetes configuration (in-cluster or kubeconfig): {e}"))?,
+    };
+    kube::Client::try_from(config).map_err(|e| format!("Kubernetes client: {e}"))
 }
 
 async fn shutdown() {

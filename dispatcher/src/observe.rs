@@ -1,6 +1,6 @@
 //! The dispatcher's HTTP endpoint: `/metrics` (the delivery counters), `/healthz` (the process
-//! answers) and `/readyz` (every planned pair has its consumer in place; 503 lists those that
-//! do not).
+//! answers) and `/readyz` (every planned pair has its consumer in place: 200 lists them; 503
+//! lists those that do not).
 
 use std::convert::Infallible;
 
@@ -39,7 +39,8 @@ fn respond(path: &str, metrics: &Metrics, board: &Board) -> Response<Full<Bytes>
         "/readyz" => {
             let waiting = board.waiting();
             if waiting.is_empty() {
-                (StatusCode::OK, "text/plain", "ready".to_owned())
+                let running: String = board.all().iter().map(|name| format!("{name}\n")).collect();
+                (StatusCode::OK, "text/plain", format!("ready\n{running}"))
             } else {
                 let list = waiting.join("\n");
                 (

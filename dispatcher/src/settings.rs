@@ -42,8 +42,7 @@ pub struct Settings {
 pub struct SettingsError(pub String);
 
 /// The usage line.
-pub const USAGE: &str =
-    "usage: fnhost-dispatcher run [--kubeconfig PATH] | fnhost-dispatcher run --routes FILE";
+pub const USAGE: &str = "usage: fnhost-dispatcher run [--kubeconfig PATH] | fnhost-dispatcher run --routes FILE | fnhost-dispatcher manifest";
 
 /// Reads the arguments (without the program name) and the environment.
 pub fn read(

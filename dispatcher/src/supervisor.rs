@@ -156,6 +156,25 @@ impl Board {
             .collect()
     }
 
+    /// Reports `name` as waiting (besides the pairs) until [`Board::done`].
+    pub fn wait_for(&self, name: &str) {
+        self.set(name.to_owned(), Arc::new(AtomicBool::new(false)));
+    }
+
+    /// What [`Board::wait_for`] waited for is done.
+    pub fn done(&self, name: &str) {
+        self.remove(name);
+    }
+
+    /// Every tracked name, in order.
+    pub fn all(&self) -> Vec<String> {
+        let pairs = self
+            .pairs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pairs.keys().cloned().collect()
+    }
+
     fn set(&self, name: String, prepared: Arc<AtomicBool>) {
         let mut pairs = self
             .pairs

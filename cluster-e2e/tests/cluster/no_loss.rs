@@ -97,7 +97,8 @@ fn under_load(cluster: &Cluster, dir: &Path, setup: &Setup) -> Result<LoadReport
     let load = Load::start(&format!("http://{address}/"), CONNECTIONS)?;
     let events = update_then_delete_a_pod(cluster, dir, name, address, setup.patch.is_some());
     let report = load.stop()?;
-    events?;
+    // What a person needs when a step timed out: the pods' state and the reconciler's log.
+    events.map_err(|e| format!("{e}\n{}", crate::describe(cluster, name)))?;
     if setup.patch.is_some() {
         // The baseline must still be the baseline after `kubeless function update`.
         has_setup(cluster, name)?;

@@ -1,0 +1,358 @@
+//! Message triggers end to end with everything in the cluster: the dispatcher installed from
+//! `manifests/message-triggers.yaml`, an upstream-style Python function in a pod, the trigger
+//! made by the kubeless CLI, and a real broker on the node's address (where pods reach it):
+//! nats-server with JetStream, and Kafka 4 in KRaft mode (`fnhost-local-brokers`). NATS
+//! messages are published the way an upstream user published them, with a plain core-NATS
+//! `PUB`; Kafka's by librdkafka's producer. Each must reach the function with upstream's
+//! event headers.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use fnhost_cluster_e2e::load::http_get;
+use fnhost_cluster_e2e::{Cluster, Error, eventually};
+use fnhost_local_brokers::{self as brokers, Process};
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+
+use crate::{deploy_python, service_address, write};
+
+const MESSAGES: u32 = 20;
+/// Records what it is sent; a GET answers the records.
+const RECORDER: &str = r#"import json
+import threading
+
+_seen = []
+_lock = threading.Lock()
+
+
+def handle(event, context):
+    if event["extensions"]["request"].method == "GET":
+        with _lock:
+            return json.dumps(_seen)
+    data = event["data"]
+    if isinstance(data, bytes):
+        data = data.decode("utf-8", "replace")
+    with _lock:
+        _seen.append({
+            "id": event["event-id"],
+            "type": event["event-type"],
+            "namespace": event["event-namespace"],
+            "data": data,
+        })
+    return "recorded"
+"#;
+
+/// A broker running on the node's address for one case.
+trait NodeBroker {
+    /// `nats` or `kafka`: the kubeless CLI's trigger kind.
+    fn kind(&self) -> &'static str;
+    /// The dispatcher's variable that points at it, with its value.
+    fn dispatcher_env(&self) -> String;
+    /// Publishes each payload to `topic`; returns once the broker has them all.
+    fn publish(&self, topic: &str, payloads: &[String]) -> Result<(), Error>;
+}
+
+pub fn nats_trigger_delivers_to_a_pod(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
+    let binary = cached_tool("scripts/brokers/build-nats-server.sh")?;
+    let (process, address) = brokers::start_nats(&binary, dir, cluster.node_ip()?)?;
+    trigger_delivers_to_a_pod(
+        cluster,
+        dir,
+        &Nats {
+            address,
+            _process: process,
+        },
+    )
+}
+
+pub fn kafka_trigger_delivers_to_a_pod(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
+    let libs = cached_tool("scripts/brokers/fetch-kafka.sh")?;
+    let (process, address) = brokers::start_kafka(&libs, dir, cluster.node_ip()?)?;
+    let kafka = Kafka {
+        address,
+        _process: process,
+    };
+    kafka.create_topic(KAFKA_TOPIC)?;
+    trigger_delivers_to_a_pod(cluster, dir, &kafka)
+}
+
+/// The case for one broker: the dispatcher pointed at it, a recorder function labelled for
+/// the trigger the CLI creates, every message published reaching the function with upstream's
+/// event headers, and the pair stopped when the trigger is deleted.
+fn trigger_delivers_to_a_pod(
+    cluster: &Cluster,
+    dir: &Path,
+    broker: &dyn NodeBroker,
+) -> Result<(), Error> {
+    let kind = broker.kind();
+    let (function, trigger, topic) = (
+        format!("{kind}-recorder"),
+        format!("{kind}-orders"),
+        format!("orders-{kind}"),
+    );
+    point_the_dispatcher_at(cluster, &broker.dispatcher_env())?;
+    write(dir, "recorder.py", RECORDER)?;
+    deploy_python(
+        cluster,
+        dir,
+        &function,
+        "recorder.py",
+        "recorder.handle",
+        &["--label", &format!("topic={topic}")],
+    )?;
+    cluster.kubeless(
+        dir,
+        &[
+            "trigger",
+            kind,
+            "create",
+            &trigger,
+            "--function-selector",
+            &format!("topic={topic}"),
+            "--trigger-topic",
+            &topic,
+        ],
+    )?;
+    let pair = format!("default/{trigger} -> {function}");
+    eventually(
+        "the dispatcher runs the pair",
+        Duration::from_secs(120),
+        || dispatcher_ready_with(cluster, &pair),
+    )?;
+    let payloads: Vec<String> = (0..MESSAGES).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    broker.publish(&topic, &payloads)?;
+    let address = service_address(cluster, &function)?;
+    let namespace = format!("{kind}triggers.kubeless.io");
+    let records = eventually(
+        "every message reaches the function",
+        Duration::from_secs(120),
+        || every_message_recorded(address, &namespace),
+    )?;
+    let duplicates = records.len() - MESSAGES as usize;
+    eprintln!(
+        "{kind} in pods: {MESSAGES} published, {MESSAGES} delivered, {duplicates} duplicated"
+    );
+
+    cluster.kubeless(dir, &["trigger", kind, "delete", &trigger])?;
+    eventually(
+        "the pair stops with its trigger",
+        Duration::from_secs(60),
+        || match dispatcher_ready_with(cluster, &pair) {
+            Ok(()) => Err("still running".to_owned()),
+            Err(e) if e.contains("not among") => Ok(()),
+            Err(e) => Err(e),
+        },
+    )?;
+    crate::delete(cluster, dir, &function)
+}
+
+/// What a broker script prints: the path of the binary or folder it built or fetched (cached).
+fn cached_tool(script: &str) -> Result<PathBuf, Error> {
+    let output = std::process::Command::new(fnhost_cluster_e2e::repository_root().join(script))
+        .output()
+        .map_err(|e| format!("cannot run {script}: {e}"))?;
+    let path = String::from_utf8_lossy(&output.stdout).trim().to_owned();
+    if output.status.success() && Path::new(&path).exists() {
+        Ok(PathBuf::from(path))
+    } else {
+        Err(format!(
+            "{script} failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        ))
+    }
+}
+
+struct Nats {
+    address: SocketAddr,
+    _process: Process,
+}
+
+impl NodeBroker for Nats {
+    fn kind(&self) -> &'static str {
+        "nats"
+    }
+
+    fn dispatcher_env(&self) -> String {
+        format!("NATS_URL=nats://{}", self.address)
+    }
+
+    fn publish(&self, topic: &str, payloads: &[String]) -> Result<(), Error> {
+        nats_publish(self.address, topic, payloads)
+    }
+}
+
+const KAFKA_TOPIC: &str = "orders-kafka";
+
+struct Kafka {
+    address: SocketAddr,
+    _process: Process,
+}
+
+impl Kafka {
+    fn config(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", self.address.to_string());
+        config
+    }
+
+    /// Creates `topic` (3 partitions), retrying while the node starts.
+    fn create_topic(&self, topic: &str) -> Result<(), Error> {
+        let admin: AdminClient<DefaultClientContext> = self
+            .config()
+            .create()
+            .map_err(|e| format!("Kafka's admin client: {e}"))?;
+        let new = NewTopic::new(topic, brokers::KAFKA_PARTITIONS, TopicReplication::Fixed(1));
+        let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+        eventually(
+            &format!("Kafka creates {topic}"),
+            Duration::from_secs(90),
+            || {
+                let results = futures::executor::block_on(admin.create_topics([&new], &options))
+                    .map_err(|e| e.to_string())?;
+                match results.into_iter().next() {
+                    Some(Ok(_)) => Ok(()),
+                    Some(Err((_, code))) => Err(code.to_string()),
+                    None => Err("no answer".to_owned()),
+                }
+            },
+        )
+    }
+}
+
+impl NodeBroker for Kafka {
+    fn kind(&self) -> &'static str {
+        "kafka"
+    }
+
+    fn dispatcher_env(&self) -> String {
+        format!("KAFKA_BROKERS={}", self.address)
+    }
+
+    fn publish(&self, topic: &str, payloads: &[String]) -> Result<(), Error> {
+        let producer: BaseProducer = self
+            .config()
+            .create()
+            .map_err(|e| format!("Kafka's producer: {e}"))?;
+        for (i, payload) in payloads.iter().enumerate() {
+            let key = i.to_string();
+            producer
+                .send(BaseRecord::to(topic).key(&key).payload(payload))
+                .map_err(|(e, _)| format!("producing to {topic}: {e}"))?;
+        }
+        producer
+            .flush(Duration::from_secs(30))
+            .map_err(|e| format!("Kafka did not take every message: {e}"))
+    }
+}
+
+/// Sets the dispatcher's broker variable (`NAME=value`) as a user would, and waits for the new
+/// pod.
+fn point_the_dispatcher_at(cluster: &Cluster, variable: &str) -> Result<(), Error> {
+    let deployment = "deployment/fnhost-dispatcher";
+    cluster.kubectl(&["-n", "kubeless", "set", "env", deployment, variable])?;
+    crate::rolled_out_in_kubeless(cluster, deployment)
+}
+
+/// The dispatcher's `/readyz` (through the apiserver's proxy) answers 200 and lists `pair`.
+fn dispatcher_ready_with(cluster: &Cluster, pair: &str) -> Result<(), Error> {
+    let pod = cluster.kubectl(&[
+        "-n",
+        "kubeless",
+        "get",
+        "pods",
+        "-l",
+        "app.kubernetes.io/name=fnhost-dispatcher",
+        "--field-selector",
+        "status.phase=Running",
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ])?;
+    let ready = cluster.kubectl(&[
+        "get",
+        "--raw",
+        &format!(
+            "/api/v1/namespaces/kubeless/pods/{}:8082/proxy/readyz",
+            pod.trim()
+        ),
+    ])?;
+    if ready.lines().any(|line| line.ends_with(pair)) {
+        Ok(())
+    } else {
+        Err(format!("{pair:?} is not among the running pairs:\n{ready}"))
+    }
+}
+
+/// The function's records once every published `n` is among them, each with upstream's
+/// event headers.
+fn every_message_recorded(
+    function: SocketAddr,
+    namespace: &str,
+) -> Result<Vec<serde_json::Value>, Error> {
+    let (status, body) = http_get(function, "/")?;
+    if status != 200 {
+        return Err(format!("GET answered {status}: {body}"));
+    }
+    let records: Vec<serde_json::Value> =
+        serde_json::from_str(&body).map_err(|e| format!("the records {body:?}: {e}"))?;
+    let mut delivered: BTreeMap<u64, usize> = BTreeMap::new();
+    for record in &records {
+        if record["namespace"] != namespace
+            || record["type"] != "application/json"
+            || record["id"].as_str().is_none_or(str::is_empty)
+        {
+            return Err(format!("not upstream's event headers: {record}"));
+        }
+        let n = record["data"]["n"]
+            .as_u64()
+            .ok_or_else(|| format!("not a published message: {record}"))?;
+        *delivered.entry(n).or_default() += 1;
+    }
+    let missing: Vec<u32> = (0..MESSAGES)
+        .filter(|n| !delivered.contains_key(&u64::from(*n)))
+        .collect();
+    if missing.is_empty() {
+        Ok(records)
+    } else {
+        Err(format!("not delivered yet: {missing:?}"))
+    }
+}
+
+/// A core-NATS publish of each payload, then a PING: its PONG says the server has them all.
+fn nats_publish(server: SocketAddr, subject: &str, payloads: &[String]) -> Result<(), Error> {
+    let failed = |e: std::io::Error| format!("publishing to {server}: {e}");
+    let mut stream = TcpStream::connect_timeout(&server, Duration::from_secs(5)).map_err(failed)?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(failed)?;
+    let mut reader = BufReader::new(stream.try_clone().map_err(failed)?);
+    let mut line = String::new();
+    reader.read_line(&mut line).map_err(failed)?;
+    if !line.starts_with("INFO ") {
+        return Err(format!("{server} is not a NATS server: {line:?}"));
+    }
+    let mut out = String::from("CONNECT {\"verbose\":false,\"pedantic\":false}\r\n");
+    for payload in payloads {
+        out.push_str(&format!("PUB {subject} {}\r\n{payload}\r\n", payload.len()));
+    }
+    out.push_str("PING\r\n");
+    stream.write_all(out.as_bytes()).map_err(failed)?;
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).map_err(failed)? == 0 {
+            return Err(format!("{server} closed the connection"));
+        }
+        match line.trim_end() {
+            "PONG" => return Ok(()),
+            "PING" => stream.write_all(b"PONG\r\n").map_err(failed)?,
+            other if other.starts_with("-ERR") => return Err(format!("{server}: {other}")),
+            _ => {}
+        }
+    }
+}
