@@ -2,7 +2,7 @@
 //! the reconciler in the cluster, and the original kubeless CLI v1.0.8 deploys, calls,
 //! updates, reads the logs of and deletes functions whose pods run fnhost's images under
 //! kubelet; `manifests/message-triggers.yaml` installs the dispatcher, which delivers the
-//! messages of a NATSTrigger and a KafkaTrigger to a function's pod. One cluster for the whole run; the cases run in
+//! messages of a NATSTrigger, a KafkaTrigger and a KinesisTrigger to a function's pod. One cluster for the whole run; the cases run in
 //! order.
 
 #![allow(
@@ -122,6 +122,10 @@ fn cases() -> Vec<(&'static str, Case)> {
         (
             "python3.11/kafka-trigger-in-pods",
             triggers::kafka_trigger_delivers_to_a_pod,
+        ),
+        (
+            "python3.11/kinesis-trigger-in-pods",
+            triggers::kinesis_trigger_delivers_to_a_pod,
         ),
         (
             "python3.11/no-request-lost",

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use fnhost_delivery::event::Source;
+use fnhost_delivery::lanes::Order;
 
 /// Where messages go that used up their attempts: a topic, subject or stream of the trigger's
 /// own broker. Without it a message is retried until delivered.
@@ -14,6 +15,10 @@ pub const MAX_ATTEMPTS: &str = "fnhost.io/max-attempts";
 /// Messages in flight at once per pair, in order per key (default 1 for Kafka and Kinesis,
 /// 64 for NATS).
 pub const MAX_IN_FLIGHT: &str = "fnhost.io/max-in-flight";
+/// What stays in order: `key` (the default: one message at a time per NATS subject, Kafka
+/// partition and key, Kinesis partition key) or `none` (up to `max-in-flight` at once whatever
+/// their keys).
+pub const ORDER: &str = "fnhost.io/order";
 
 /// A trigger's options.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -24,6 +29,8 @@ pub struct Options {
     pub max_attempts: u32,
     /// [`MAX_IN_FLIGHT`].
     pub max_in_flight: usize,
+    /// [`ORDER`].
+    pub order: Order,
 }
 
 /// An annotation with a value fnhost cannot use; the trigger is not run with a guess.
@@ -60,10 +67,22 @@ pub fn read(
         Source::Kafka | Source::Kinesis => 1,
     };
     let max_in_flight = number(annotations, MAX_IN_FLIGHT, default_in_flight, 1..=1024)?;
+    let order = match annotations.get(ORDER).map(|v| v.trim()) {
+        None | Some("key") => Order::PerKey,
+        Some("none") => Order::None,
+        Some(other) => {
+            return Err(OptionError {
+                key: ORDER,
+                value: other.to_owned(),
+                expected: "key or none",
+            });
+        }
+    };
     Ok(Options {
         dead_letter,
         max_attempts,
         max_in_flight: max_in_flight as usize,
+        order,
     })
 }
 
@@ -113,7 +132,8 @@ mod tests {
             Options {
                 dead_letter: None,
                 max_attempts: 5,
-                max_in_flight: 1
+                max_in_flight: 1,
+                order: Order::PerKey,
             }
         );
     }
@@ -128,11 +148,14 @@ mod tests {
         let options = read(Source::Kafka, &set).expect("ok");
         assert_eq!(options.dead_letter.as_deref(), Some("orders-dlq"));
         assert_eq!((options.max_attempts, options.max_in_flight), (3, 8));
+        let unordered = read(Source::Nats, &annotations(&[(ORDER, "none")])).expect("ok");
+        assert_eq!(unordered.order, Order::None);
         for (key, value) in [
             (MAX_ATTEMPTS, "0"),
             (MAX_ATTEMPTS, "many"),
             (MAX_IN_FLIGHT, "2000"),
             (DEAD_LETTER, " "),
+            (ORDER, "random"),
         ] {
             let error = read(Source::Nats, &annotations(&[(key, value)])).expect_err(value);
             assert_eq!(error.key, key);

@@ -306,6 +306,7 @@ async fn run_consumer(env: &Env, spec: &PairSpec, prepared: &AtomicBool) -> Resu
                 ),
                 dead_letter: spec.options.dead_letter.clone(),
                 max_in_flight: spec.options.max_in_flight,
+                order: spec.options.order,
                 pair,
             };
             let consumer = consume::prepare(&js, &env.streams, &nats).await?;
@@ -326,6 +327,7 @@ async fn run_consumer(env: &Env, spec: &PairSpec, prepared: &AtomicBool) -> Resu
                 ),
                 dead_letter: spec.options.dead_letter.clone(),
                 max_in_flight: spec.options.max_in_flight,
+                order: spec.options.order,
                 pair,
             };
             let producer = env.kafka_producer()?;
@@ -350,6 +352,7 @@ async fn run_consumer(env: &Env, spec: &PairSpec, prepared: &AtomicBool) -> Resu
                 checkpoint: format!("{}/{}/{}", spec.id.namespace, spec.id.trigger, shard),
                 dead_letter: spec.options.dead_letter.clone(),
                 max_in_flight: spec.options.max_in_flight,
+                order: spec.options.order,
                 pair,
             };
             let shard_iterator = kinesis::prepare(&kinesis_pair, &env.checkpoints).await?;

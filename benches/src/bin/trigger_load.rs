@@ -221,10 +221,21 @@ trait Broker {
     fn env(&self) -> Vec<(&'static str, String)>;
     /// The fnhost rows.
     fn routes(&self) -> Vec<Route>;
-    /// Publishes `n` messages to `destination`, each stored by the broker.
-    async fn publish(&self, destination: String, n: usize) -> Result<(), String>;
-    /// Round `round` of the ceiling with `n` messages.
-    async fn ceiling(&self, round: usize, n: usize) -> Result<Sample, String>;
+    /// Publishes `n` messages to `destination`, each stored by the broker: as fast as it
+    /// takes them, or one every `pace`.
+    async fn publish(
+        &self,
+        destination: String,
+        n: usize,
+        pace: Option<Duration>,
+    ) -> Result<(), String>;
+    /// Round `round` of the ceiling with `n` messages published as [`Broker::publish`] does.
+    async fn ceiling(
+        &self,
+        round: usize,
+        n: usize,
+        pace: Option<Duration>,
+    ) -> Result<Sample, String>;
 }
 
 /// The rounds of one broker, interleaved: the ceiling, then each fnhost row.
@@ -234,16 +245,57 @@ async fn measure<B: Broker>(options: &Options, dir: &Path, bench: &B) -> Result<
     let mut rows = Rows::default();
     for round in 1..=rounds {
         eprintln!("trigger-load: {} round {round}/{rounds}", B::TITLE);
-        rows.push(B::CEILING, bench.ceiling(round, n).await?);
+        rows.push(B::CEILING, bench.ceiling(round, n, None).await?);
         for route in bench.routes() {
             let sample = through_fnhost(&services, &route, n, bench.pid(), |d, n| {
-                bench.publish(d, n)
+                bench.publish(d, n, None)
             })
             .await?;
             rows.push(route.row, sample);
         }
     }
-    Ok(table(B::TITLE, n, &rows))
+    // Latency without a burst ahead: a steady PACED_RATE, one more "round" for the ceiling.
+    let paced = n.min(PACED_MESSAGES);
+    let pace = Some(Duration::from_secs(1) / PACED_RATE);
+    eprintln!("trigger-load: {} at {PACED_RATE} messages/s", B::TITLE);
+    let mut steady = Rows::default();
+    steady.push(B::CEILING, bench.ceiling(rounds + 1, paced, pace).await?);
+    for route in bench.routes() {
+        let sample = through_fnhost(&services, &route, paced, bench.pid(), |d, n| {
+            bench.publish(d, n, pace)
+        })
+        .await?;
+        steady.push(route.row, sample);
+    }
+    Ok(format!(
+        "{}{}",
+        table(B::TITLE, n, &rows),
+        latency_table(paced, &steady)
+    ))
+}
+
+/// Messages of the steady phase (fewer if a round has fewer).
+const PACED_MESSAGES: usize = 2_000;
+/// Their rate, messages per second: well below every row's throughput.
+const PACED_RATE: u32 = 500;
+
+/// The steady phase's latencies.
+fn latency_table(n: usize, rows: &Rows) -> String {
+    let mut out = format!(
+        "\nLatency at a steady {PACED_RATE} messages/s ({n} messages, one run):\n\n\
+         | row | latency p50 / p99 (ms) |\n|---|---|\n"
+    );
+    for (row, samples) in &rows.0 {
+        for sample in samples {
+            let _ = writeln!(
+                out,
+                "| {row} | {:.2} / {:.2} |",
+                sample.p50_us / 1000.0,
+                sample.p99_us / 1000.0
+            );
+        }
+    }
+    out
 }
 
 /// The ceiling's figures: `latencies` of `n` messages read in `seconds`, and the broker's

@@ -1,9 +1,10 @@
 //! Message triggers end to end with everything in the cluster: the dispatcher installed from
 //! `manifests/message-triggers.yaml`, an upstream-style Python function in a pod, the trigger
 //! made by the kubeless CLI, and a real broker on the node's address (where pods reach it):
-//! nats-server with JetStream, and Kafka 4 in KRaft mode (`fnhost-local-brokers`). NATS
-//! messages are published the way an upstream user published them, with a plain core-NATS
-//! `PUB`; Kafka's by librdkafka's producer. Each must reach the function with upstream's
+//! nats-server with JetStream, Kafka 4 in KRaft mode and kinesis-local
+//! (`fnhost-local-brokers`). NATS messages are published the way an upstream user published
+//! them, with a plain core-NATS `PUB`; Kafka's by librdkafka's producer; Kinesis records by the
+//! AWS SDK, and the KinesisTrigger reads its keys from a Secret. Each must reach the function with upstream's
 //! event headers.
 
 use std::collections::BTreeMap;
@@ -12,9 +13,12 @@ use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use aws_sdk_kinesis::primitives::Blob;
+use aws_sdk_kinesis::types::{PutRecordsRequestEntry, StreamStatus};
 use fnhost_cluster_e2e::load::http_get;
 use fnhost_cluster_e2e::{Cluster, Error, eventually};
 use fnhost_local_brokers::{self as brokers, Process};
+use fnhost_trigger_kinesis::AccessKey;
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
@@ -52,10 +56,21 @@ def handle(event, context):
 trait NodeBroker {
     /// `nats` or `kafka`: the kubeless CLI's trigger kind.
     fn kind(&self) -> &'static str;
-    /// The dispatcher's variable that points at it, with its value.
-    fn dispatcher_env(&self) -> String;
+    /// The dispatcher's variable that points at it, with its value (`NAME=value`), if it
+    /// takes one.
+    fn dispatcher_env(&self) -> Option<String>;
     /// Publishes each payload to `topic`; returns once the broker has them all.
     fn publish(&self, topic: &str, payloads: &[String]) -> Result<(), Error>;
+    /// The CLI's `trigger <kind> create NAME` flags for `topic` and the function.
+    fn create_flags(&self, topic: &str, function: &str) -> Vec<String> {
+        let _ = function;
+        vec![
+            "--function-selector".to_owned(),
+            format!("topic={topic}"),
+            "--trigger-topic".to_owned(),
+            topic.to_owned(),
+        ]
+    }
 }
 
 pub fn nats_trigger_delivers_to_a_pod(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
@@ -69,6 +84,34 @@ pub fn nats_trigger_delivers_to_a_pod(cluster: &Cluster, dir: &Path) -> Result<(
             _process: process,
         },
     )
+}
+
+pub fn kinesis_trigger_delivers_to_a_pod(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
+    let package = cached_tool("scripts/brokers/fetch-kinesis.sh")?;
+    let (process, port) = brokers::start_kinesis(&package, dir)?;
+    let kinesis = Kinesis {
+        endpoint: format!("http://{}:{port}", cluster.node_ip()?),
+        _process: process,
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("an async runtime for the AWS SDK: {e}"))?,
+    };
+    kinesis.create_stream("orders-kinesis")?;
+    cluster.kubectl(&[
+        "create",
+        "secret",
+        "generic",
+        KINESIS_SECRET,
+        &format!("--from-literal=aws_access_key_id={}", kinesis_key().id),
+        &format!(
+            "--from-literal=aws_secret_access_key={}",
+            kinesis_key().secret
+        ),
+    ])?;
+    let outcome = trigger_delivers_to_a_pod(cluster, dir, &kinesis);
+    cluster.kubectl(&["delete", "secret", KINESIS_SECRET])?;
+    outcome
 }
 
 pub fn kafka_trigger_delivers_to_a_pod(cluster: &Cluster, dir: &Path) -> Result<(), Error> {
@@ -96,7 +139,9 @@ fn trigger_delivers_to_a_pod(
         format!("{kind}-orders"),
         format!("orders-{kind}"),
     );
-    point_the_dispatcher_at(cluster, &broker.dispatcher_env())?;
+    if let Some(variable) = broker.dispatcher_env() {
+        point_the_dispatcher_at(cluster, &variable)?;
+    }
     write(dir, "recorder.py", RECORDER)?;
     deploy_python(
         cluster,
@@ -106,19 +151,14 @@ fn trigger_delivers_to_a_pod(
         "recorder.handle",
         &["--label", &format!("topic={topic}")],
     )?;
-    cluster.kubeless(
-        dir,
-        &[
-            "trigger",
-            kind,
-            "create",
-            &trigger,
-            "--function-selector",
-            &format!("topic={topic}"),
-            "--trigger-topic",
-            &topic,
-        ],
-    )?;
+    let mut create = vec![
+        "trigger".to_owned(),
+        kind.to_owned(),
+        "create".to_owned(),
+        trigger.clone(),
+    ];
+    create.extend(broker.create_flags(&topic, &function));
+    cluster.kubeless(dir, &create.iter().map(String::as_str).collect::<Vec<_>>())?;
     let pair = format!("default/{trigger} -> {function}");
     eventually(
         "the dispatcher runs the pair",
@@ -179,8 +219,8 @@ impl NodeBroker for Nats {
         "nats"
     }
 
-    fn dispatcher_env(&self) -> String {
-        format!("NATS_URL=nats://{}", self.address)
+    fn dispatcher_env(&self) -> Option<String> {
+        Some(format!("NATS_URL=nats://{}", self.address))
     }
 
     fn publish(&self, topic: &str, payloads: &[String]) -> Result<(), Error> {
@@ -231,8 +271,8 @@ impl NodeBroker for Kafka {
         "kafka"
     }
 
-    fn dispatcher_env(&self) -> String {
-        format!("KAFKA_BROKERS={}", self.address)
+    fn dispatcher_env(&self) -> Option<String> {
+        Some(format!("KAFKA_BROKERS={}", self.address))
     }
 
     fn publish(&self, topic: &str, payloads: &[String]) -> Result<(), Error> {
@@ -249,6 +289,129 @@ impl NodeBroker for Kafka {
         producer
             .flush(Duration::from_secs(30))
             .map_err(|e| format!("Kafka did not take every message: {e}"))
+    }
+}
+
+const KINESIS_SECRET: &str = "kinesis-e2e";
+const KINESIS_REGION: &str = "us-east-1";
+const KINESIS_SHARD: &str = "shardId-000000000000";
+
+fn kinesis_key() -> AccessKey {
+    AccessKey {
+        id: "AKIDFNHOSTE2E".to_owned(),
+        secret: "fnhost-e2e-secret".to_owned(),
+    }
+}
+
+/// kinesis-local; the AWS SDK talks to it as the dispatcher does (`fnhost-trigger-kinesis`).
+struct Kinesis {
+    endpoint: String,
+    _process: Process,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Kinesis {
+    fn client(&self) -> aws_sdk_kinesis::Client {
+        let _entered = self.runtime.enter();
+        fnhost_trigger_kinesis::client(KINESIS_REGION, &kinesis_key(), Some(&self.endpoint))
+    }
+
+    /// Creates `stream` with one shard and waits until it is active.
+    fn create_stream(&self, stream: &str) -> Result<(), Error> {
+        let client = self.client();
+        eventually(
+            &format!("kinesis-local creates {stream}"),
+            Duration::from_secs(60),
+            || {
+                self.runtime
+                    .block_on(
+                        client
+                            .create_stream()
+                            .stream_name(stream)
+                            .shard_count(1)
+                            .send(),
+                    )
+                    .map(drop)
+                    .map_err(|e| format!("{e:?}"))
+            },
+        )?;
+        eventually(
+            &format!("{stream} is active"),
+            Duration::from_secs(60),
+            || {
+                let summary = self
+                    .runtime
+                    .block_on(client.describe_stream_summary().stream_name(stream).send())
+                    .map_err(|e| format!("{e:?}"))?;
+                let status = summary
+                    .stream_description_summary()
+                    .map(|s| s.stream_status().clone());
+                if status == Some(StreamStatus::Active) {
+                    Ok(())
+                } else {
+                    Err(format!("{status:?}"))
+                }
+            },
+        )
+    }
+}
+
+impl NodeBroker for Kinesis {
+    fn kind(&self) -> &'static str {
+        "kinesis"
+    }
+
+    fn dispatcher_env(&self) -> Option<String> {
+        None // the endpoint is the trigger's own
+    }
+
+    fn publish(&self, topic: &str, payloads: &[String]) -> Result<(), Error> {
+        let client = self.client();
+        let entries: Vec<PutRecordsRequestEntry> = payloads
+            .iter()
+            .enumerate()
+            .map(|(i, payload)| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key(i.to_string())
+                    .data(Blob::new(payload.clone()))
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
+            .collect::<Result<_, _>>()?;
+        let output = self
+            .runtime
+            .block_on(
+                client
+                    .put_records()
+                    .stream_name(topic)
+                    .set_records(Some(entries))
+                    .send(),
+            )
+            .map_err(|e| format!("putting records into {topic}: {e:?}"))?;
+        match output.failed_record_count() {
+            Some(failed) if failed > 0 => Err(format!("{failed} records were not stored")),
+            _ => Ok(()),
+        }
+    }
+
+    fn create_flags(&self, topic: &str, function: &str) -> Vec<String> {
+        [
+            "--function-name",
+            function,
+            "--stream",
+            topic,
+            "--aws-region",
+            KINESIS_REGION,
+            "--shard-id",
+            KINESIS_SHARD,
+            "--secret",
+            KINESIS_SECRET,
+            "--endpoint",
+            &self.endpoint,
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect()
     }
 }
 

@@ -1,9 +1,9 @@
 //! `fnhost-local-brokers`: real brokers as local processes, for the message-trigger benchmark
 //! (`benches/`, `trigger-load`) and the real-cluster suite (`cluster-e2e/`), started from the
 //! caches the test suite fills: nats-server with JetStream
-//! (`scripts/brokers/build-nats-server.sh`) and Apache Kafka 4 in KRaft mode from Maven
+//! (`scripts/brokers/build-nats-server.sh`), Apache Kafka 4 in KRaft mode from Maven
 //! Central's jars (`scripts/brokers/fetch-kafka.sh`), run by the JDK `scripts/setup.sh`
-//! installs. Each listens on the address it is given (loopback, or the node's address where
+//! installs, and kinesis-local from npm (`scripts/brokers/fetch-kinesis.sh`). Each listens on the address it is given (loopback, or the node's address where
 //! pods reach it), keeps its data in a folder of the run and is killed when dropped.
 
 use std::io::{BufRead, BufReader};
@@ -19,13 +19,16 @@ pub struct Process {
 }
 
 impl Process {
-    /// Starts `program` in `dir`, its stdout and stderr into `dir/<name>.log`.
+    /// Starts `command` (in `dir` unless it names its own folder), its stdout and stderr into
+    /// `dir/<name>.log`.
     pub fn spawn(name: &str, command: &mut Command, dir: &Path) -> Result<Process, String> {
         let log = dir.join(format!("{name}.log"));
         let file = std::fs::File::create(&log).map_err(|e| format!("{}: {e}", log.display()))?;
         let err = file.try_clone().map_err(|e| e.to_string())?;
+        if command.get_current_dir().is_none() {
+            command.current_dir(dir);
+        }
         let child = command
-            .current_dir(dir)
             .stdin(Stdio::null())
             .stdout(file)
             .stderr(err)
@@ -181,4 +184,37 @@ pub fn start_kafka(libs: &Path, dir: &Path, ip: IpAddr) -> Result<(Process, Sock
     );
     let process = Process::spawn("kafka", &mut start, dir)?;
     Ok((process, SocketAddr::new(ip, port)))
+}
+
+/// kinesis-local (kinesis-mock, from npm: `scripts/brokers/fetch-kinesis.sh` prints `package`)
+/// run by Node.js, its streams kept in `dir/persist`; its plain-HTTP port once it accepts
+/// connections. It listens on every address of the machine (it has no setting for one).
+pub fn start_kinesis(package: &Path, dir: &Path) -> Result<(Process, u16), String> {
+    let any = IpAddr::from([0, 0, 0, 0]);
+    let (port, tls_port) = (free_port(any)?, free_port(any)?);
+    let mut command = Command::new("node");
+    command
+        .current_dir(package)
+        .arg("main.js")
+        .env("KINESIS_MOCK_PLAIN_PORT", port.to_string())
+        .env("KINESIS_MOCK_TLS_PORT", tls_port.to_string())
+        .env("CREATE_STREAM_DURATION", "0ms")
+        .env("LOG_LEVEL", "WARN")
+        .env("SHOULD_PERSIST_DATA", "true")
+        .env("PERSIST_PATH", dir.join("persist"))
+        .env("PERSIST_INTERVAL", "1s");
+    // It reads its server.json from the working folder: the package's.
+    let process = Process::spawn("kinesis-local", &mut command, dir)?;
+    let address = SocketAddr::from(([127, 0, 0, 1], port));
+    wait_for(
+        "kinesis-local accepts connections",
+        Duration::from_secs(60),
+        || {
+            TcpStream::connect(address)
+                .map(drop)
+                .map_err(|e| e.to_string())
+        },
+    )
+    .map_err(|e| format!("{e}\n{}", process.log_tail()))?;
+    Ok((process, port))
 }

@@ -5,6 +5,18 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::Hash;
 
+/// What a pair keeps in order (`fnhost.io/order`); each broker crate picks its key from it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// One message at a time per key (NATS subject; Kafka partition and message key; Kinesis
+    /// partition key), in the order they arrived: the default.
+    #[default]
+    PerKey,
+    /// Nothing: each message is its own key, so up to the window's limit run at once whatever
+    /// their keys.
+    None,
+}
+
 /// Messages of type `T` under keys of type `K` (a subject, a partition, a shard).
 #[derive(Debug)]
 pub struct Lanes<K, T> {

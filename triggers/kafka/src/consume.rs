@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use fnhost_delivery::deliver::{Final, Pair};
 use fnhost_delivery::event::Message as Event;
-use fnhost_delivery::lanes::Lanes;
+use fnhost_delivery::lanes::{Lanes, Order};
 use fnhost_delivery::watermark::Watermark;
 use futures::StreamExt;
 use http::header::{HeaderName, HeaderValue};
@@ -42,8 +42,10 @@ pub struct KafkaPair {
     pub group: String,
     /// Where messages that used up their attempts go, if anywhere.
     pub dead_letter: Option<String>,
-    /// Messages in flight at once (in order per partition and key).
+    /// Messages in flight at once.
     pub max_in_flight: usize,
+    /// In order per partition and key, or not at all.
+    pub order: Order,
     /// Where and how to deliver.
     pub pair: Pair,
 }
@@ -54,7 +56,7 @@ pub fn group_name(namespace: &str, trigger: &str, function: &str, topic: &str) -
     format!("{namespace}_{trigger}_{function}_{topic}")
 }
 
-/// (partition, message key): the unit of order.
+/// (partition, message key): the unit of order; without order, the key is the offset's bytes.
 type Lane = (i32, Option<Vec<u8>>);
 
 /// Joins the group and subscribes to the topic. A new group starts at the earliest retained
@@ -110,7 +112,11 @@ pub async fn serve(
                 Some(Ok(message)) => {
                     errors = 0;
                     let message = message.detach();
-                    let lane = (message.partition(), message.key().map(<[u8]>::to_vec));
+                    let key = match pair.order {
+                        Order::PerKey => message.key().map(<[u8]>::to_vec),
+                        Order::None => Some(message.offset().to_be_bytes().to_vec()),
+                    };
+                    let lane = (message.partition(), key);
                     marks.entry(message.partition()).or_default().start(message.offset());
                     if let Some(message) = lanes.push(lane.clone(), message) {
                         spawn(&mut running, lane, message);

@@ -12,7 +12,7 @@ use aws_sdk_kinesis::types::{Record, ShardIteratorType};
 use bytes::Bytes;
 use fnhost_delivery::deliver::{Final, Pair};
 use fnhost_delivery::event::Message;
-use fnhost_delivery::lanes::Lanes;
+use fnhost_delivery::lanes::{Lanes, Order};
 use tokio::task::JoinSet;
 
 use crate::KinesisError;
@@ -36,8 +36,10 @@ pub struct KinesisPair {
     pub checkpoint: String,
     /// The dead-letter stream, if any.
     pub dead_letter: Option<String>,
-    /// Records in flight at once (in order per partition key).
+    /// Records in flight at once.
     pub max_in_flight: usize,
+    /// In order per partition key, or not at all.
+    pub order: Order,
     /// Where and how to deliver.
     pub pair: Pair,
 }
@@ -153,7 +155,10 @@ async fn deliver_batch(pair: &std::sync::Arc<KinesisPair>, records: &[Record]) {
         ));
     };
     for (index, record) in records.iter().enumerate() {
-        let key = record.partition_key().unwrap_or_default().to_owned();
+        let key = match pair.order {
+            Order::PerKey => record.partition_key().unwrap_or_default().to_owned(),
+            Order::None => record.sequence_number().to_owned(),
+        };
         if let Some(index) = lanes.push(key.clone(), index) {
             spawn(&mut running, key, index);
         }

@@ -12,7 +12,7 @@ use async_nats::jetstream::{self, AckKind};
 use bytes::Bytes;
 use fnhost_delivery::deliver::{Final, Pair};
 use fnhost_delivery::event::Message;
-use fnhost_delivery::lanes::Lanes;
+use fnhost_delivery::lanes::{Lanes, Order};
 use futures::StreamExt;
 use tokio::task::JoinSet;
 
@@ -43,8 +43,10 @@ pub struct NatsPair {
     pub durable: String,
     /// Where messages that used up their attempts go, if anywhere.
     pub dead_letter: Option<String>,
-    /// Messages in flight at once (in order per subject).
+    /// Messages in flight at once.
     pub max_in_flight: usize,
+    /// In order per subject, or not at all.
+    pub order: Order,
     /// Where and how to deliver.
     pub pair: Pair,
 }
@@ -129,7 +131,7 @@ pub async fn serve(
             next = messages.next(), if lanes.running() + lanes.waiting() < room => match next {
                 Some(Ok(message)) => {
                     errors = 0;
-                    let key = message.subject.to_string();
+                    let key = lane_key(&message, pair.order);
                     if let Some(message) = lanes.push(key.clone(), message) {
                         running.spawn(deliver_one(js.clone(), pair.clone(), key, message));
                     }
@@ -156,6 +158,14 @@ pub async fn serve(
                 }
             }
         }
+    }
+}
+
+/// The message's lane: its subject, or (without order) its own stream sequence.
+fn lane_key(message: &jetstream::Message, order: Order) -> String {
+    match (order, message.info()) {
+        (Order::None, Ok(info)) => info.stream_sequence.to_string(),
+        _ => message.subject.to_string(),
     }
 }
 

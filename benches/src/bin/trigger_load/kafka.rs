@@ -39,7 +39,8 @@ impl KafkaBench {
         let (process, bootstrap) = brokers::start_kafka(libs, dir, [127, 0, 0, 1].into())?;
         let bootstrap = bootstrap.to_string();
         let mut topics = vec!["bench-fnhost".to_owned(), "bench-fnhost-wide".to_owned()];
-        topics.extend((1..=rounds).map(|r| format!("bench-ceiling-{r}")));
+        // One more for the steady phase.
+        topics.extend((1..=rounds + 1).map(|r| format!("bench-ceiling-{r}")));
         create_topics(&bootstrap, &topics)
             .await
             .map_err(|e| format!("{e}\n{}", process.log_tail()))?;
@@ -99,12 +100,17 @@ impl Broker for KafkaBench {
     }
 
     /// Produces `n` messages to `topic` (keys spread over the partitions), each acknowledged.
-    async fn publish(&self, topic: String, n: usize) -> Result<(), String> {
-        produce(self.producer.clone(), topic, n).await
+    async fn publish(&self, topic: String, n: usize, pace: Option<Duration>) -> Result<(), String> {
+        produce(self.producer.clone(), topic, n, pace).await
     }
 
     /// Round `round` of the ceiling: a new group reads `n` messages produced meanwhile.
-    async fn ceiling(&self, round: usize, n: usize) -> Result<Sample, String> {
+    async fn ceiling(
+        &self,
+        round: usize,
+        n: usize,
+        pace: Option<Duration>,
+    ) -> Result<Sample, String> {
         let topic = format!("bench-ceiling-{round}");
         let consumer: StreamConsumer = ClientConfig::new()
             .set("bootstrap.servers", &self.bootstrap)
@@ -128,7 +134,7 @@ impl Broker for KafkaBench {
             .map_err(|e| format!("assigning {topic}: {e}"))?;
         let broker_cpu = fnhost_benches::procfs::tree_cpu_seconds(self.process.pid());
         let started = Instant::now();
-        let publisher = tokio::spawn(produce(self.producer.clone(), topic.clone(), n));
+        let publisher = tokio::spawn(produce(self.producer.clone(), topic.clone(), n, pace));
         let mut latencies = Vec::with_capacity(n);
         while latencies.len() < n {
             let message = consumer
@@ -155,9 +161,18 @@ impl Broker for KafkaBench {
     }
 }
 
-async fn produce(producer: FutureProducer, topic: String, n: usize) -> Result<(), String> {
+async fn produce(
+    producer: FutureProducer,
+    topic: String,
+    n: usize,
+    pace: Option<Duration>,
+) -> Result<(), String> {
     let mut pending = VecDeque::with_capacity(PUBLISH_WINDOW);
+    let started = tokio::time::Instant::now();
     for i in 0..n {
+        if let Some(pace) = pace {
+            tokio::time::sleep_until(started + pace * u32::try_from(i).unwrap_or(u32::MAX)).await;
+        }
         let key = i.to_string();
         let body = payload();
         let delivery = loop {

@@ -4,7 +4,7 @@
 
 use std::collections::VecDeque;
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::pull, stream};
 use fnhost_local_brokers::{self as brokers, Process};
@@ -67,26 +67,53 @@ impl Broker for NatsBench {
         vec![("NATS_URL", self.url.clone())]
     }
 
-    /// One NATSTrigger with the dispatcher's defaults (64 in flight).
+    /// A NATSTrigger with the defaults (64 in flight, in order per subject: the benchmark's
+    /// one subject is delivered one message at a time), and one with `fnhost.io/order: none`.
     fn routes(&self) -> Vec<Route> {
-        vec![Route {
-            trigger: "bench",
-            row: "fnhost-dispatcher → fnhost (defaults: 64 in flight)",
-            yaml: "  - {apiVersion: kubeless.io/v1beta1, kind: NATSTrigger, \
-                   metadata: {name: bench, namespace: default}, \
-                   spec: {topic: bench.fnhost, functionSelector: {matchLabels: {bench: \"yes\"}}}}\n"
-                .to_owned(),
-            destination: "bench.fnhost".to_owned(),
-        }]
+        let trigger = |name: &str, subject: &str, annotations: &str| {
+            format!(
+                "  - {{apiVersion: kubeless.io/v1beta1, kind: NATSTrigger, \
+                 metadata: {{name: {name}, namespace: default{annotations}}}, \
+                 spec: {{topic: {subject}, functionSelector: {{matchLabels: {{bench: \"yes\"}}}}}}}}\n"
+            )
+        };
+        vec![
+            Route {
+                trigger: "bench",
+                row: "fnhost-dispatcher → fnhost (defaults: in order per subject, so 1 in flight on one subject)",
+                yaml: trigger("bench", "bench.fnhost", ""),
+                destination: "bench.fnhost".to_owned(),
+            },
+            Route {
+                trigger: "bench-unordered",
+                row: "fnhost-dispatcher → fnhost (fnhost.io/order: none, 64 in flight)",
+                yaml: trigger(
+                    "bench-unordered",
+                    "bench.unordered",
+                    ", annotations: {fnhost.io/order: none}",
+                ),
+                destination: "bench.unordered".to_owned(),
+            },
+        ]
     }
 
     /// Publishes `n` messages to `subject`, each acknowledged by JetStream.
-    async fn publish(&self, subject: String, n: usize) -> Result<(), String> {
-        publish(&self.js, subject, n).await
+    async fn publish(
+        &self,
+        subject: String,
+        n: usize,
+        pace: Option<Duration>,
+    ) -> Result<(), String> {
+        publish(&self.js, subject, n, pace).await
     }
 
     /// Round `round` of the ceiling: a new consumer reads `n` messages published meanwhile.
-    async fn ceiling(&self, round: usize, n: usize) -> Result<Sample, String> {
+    async fn ceiling(
+        &self,
+        round: usize,
+        n: usize,
+        pace: Option<Duration>,
+    ) -> Result<Sample, String> {
         let subject = format!("bench.ceiling.{round}");
         let consumer = self
             .ceiling
@@ -101,7 +128,7 @@ impl Broker for NatsBench {
             .map_err(|e| format!("the ceiling's consumer: {e}"))?;
         let broker_cpu = fnhost_benches::procfs::tree_cpu_seconds(self.process.pid());
         let started = Instant::now();
-        let publisher = tokio::spawn(publish(&self.js, subject, n));
+        let publisher = tokio::spawn(publish(&self.js, subject, n, pace));
         let mut messages = consumer
             .messages()
             .await
@@ -132,11 +159,17 @@ fn publish(
     js: &jetstream::Context,
     subject: String,
     n: usize,
+    pace: Option<Duration>,
 ) -> impl std::future::Future<Output = Result<(), String>> + Send + 'static {
     let js = js.clone();
     async move {
         let mut pending = VecDeque::with_capacity(PUBLISH_WINDOW);
-        for _ in 0..n {
+        let started = tokio::time::Instant::now();
+        for i in 0..n {
+            if let Some(pace) = pace {
+                tokio::time::sleep_until(started + pace * u32::try_from(i).unwrap_or(u32::MAX))
+                    .await;
+            }
             let ack = js
                 .publish(subject.clone(), payload().into())
                 .await
