@@ -94,6 +94,16 @@ pub struct Route {
     pub destination: String,
 }
 
+/// One trigger of `kind` on `topic` selecting the benchmark's function, with `annotations`
+/// (`""`, or `, annotations: {...}`), as a list item of the routes file's `triggers:`.
+pub fn trigger_yaml(kind: &str, name: &str, topic: &str, annotations: &str) -> String {
+    format!(
+        "  - {{apiVersion: kubeless.io/v1beta1, kind: {kind}, \
+         metadata: {{name: {name}, namespace: default{annotations}}}, \
+         spec: {{topic: {topic}, functionSelector: {{matchLabels: {{bench: \"yes\"}}}}}}}}\n"
+    )
+}
+
 /// Options, read from the command line.
 struct Options {
     fnhost: PathBuf,

@@ -17,7 +17,7 @@ use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Offset, TopicPartitionList};
 
-use crate::{Broker, Route, Sample, ceiling_sample, payload, sent_at};
+use crate::{Broker, Route, Sample, ceiling_sample, payload, sent_at, trigger_yaml};
 
 /// The ceiling's row.
 pub const CEILING: &str =
@@ -73,11 +73,7 @@ impl Broker for KafkaBench {
     /// A KafkaTrigger with the defaults, and one with 64 messages in flight.
     fn routes(&self) -> Vec<Route> {
         let trigger = |name: &str, topic: &str, annotations: &str| {
-            format!(
-                "  - {{apiVersion: kubeless.io/v1beta1, kind: KafkaTrigger, \
-                 metadata: {{name: {name}, namespace: default{annotations}}}, \
-                 spec: {{topic: {topic}, functionSelector: {{matchLabels: {{bench: \"yes\"}}}}}}}}\n"
-            )
+            trigger_yaml("KafkaTrigger", name, topic, annotations)
         };
         vec![
             Route {

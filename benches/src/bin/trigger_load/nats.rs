@@ -10,7 +10,7 @@ use async_nats::jetstream::{self, consumer::AckPolicy, consumer::pull, stream};
 use fnhost_local_brokers::{self as brokers, Process};
 use futures::StreamExt;
 
-use crate::{Broker, Route, Sample, ceiling_sample, payload, sent_at};
+use crate::{Broker, Route, Sample, ceiling_sample, payload, sent_at, trigger_yaml};
 
 /// The ceiling's row.
 pub const CEILING: &str = "ceiling: the broker's own pull consumer (acks each message)";
@@ -71,11 +71,7 @@ impl Broker for NatsBench {
     /// one subject is delivered one message at a time), and one with `fnhost.io/order: none`.
     fn routes(&self) -> Vec<Route> {
         let trigger = |name: &str, subject: &str, annotations: &str| {
-            format!(
-                "  - {{apiVersion: kubeless.io/v1beta1, kind: NATSTrigger, \
-                 metadata: {{name: {name}, namespace: default{annotations}}}, \
-                 spec: {{topic: {subject}, functionSelector: {{matchLabels: {{bench: \"yes\"}}}}}}}}\n"
-            )
+            trigger_yaml("NATSTrigger", name, subject, annotations)
         };
         vec![
             Route {
