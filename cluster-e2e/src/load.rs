@@ -2,9 +2,9 @@
 //! load generator of `benches/`) runs from the host against a ClusterIP until it is stopped,
 //! and its summary says how many requests were made and how many failed, by kind.
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::Duration;
 
 use crate::Error;
@@ -13,6 +13,7 @@ use crate::Error;
 #[derive(Debug)]
 pub struct Load {
     child: Child,
+    stdout: BufReader<ChildStdout>,
     url: String,
 }
 
@@ -62,10 +63,15 @@ impl std::fmt::Display for LoadReport {
 
 impl Load {
     /// Starts `wrk` on `url` with `connections` keep-alive connections, for up to 15
-    /// minutes; [`Load::stop`] ends it.
+    /// minutes, and returns once it runs: `wrk` first opens one connection to check the
+    /// address, then prints `Running ...`; if that connection fails it exits, and this is an
+    /// error (no request of the load was made). [`Load::stop`] ends it.
     pub fn start(url: &str, connections: u32) -> Result<Self, Error> {
-        let child = Command::new("wrk")
+        // Line-buffered (coreutils' stdbuf), so its `Running` line arrives when printed.
+        let mut child = Command::new("stdbuf")
             .args([
+                "-oL",
+                "wrk",
                 "-t1",
                 &format!("-c{connections}"),
                 "-d900s",
@@ -77,8 +83,20 @@ impl Load {
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| format!("cannot start wrk (scripts/setup.sh installs it): {e}"))?;
+        let mut stdout = BufReader::new(child.stdout.take().ok_or("wrk's output")?);
+        let mut first = String::new();
+        let _ = stdout.read_line(&mut first);
+        if !first.starts_with("Running ") {
+            let mut stderr = String::new();
+            if let Some(mut pipe) = child.stderr.take() {
+                let _ = pipe.read_to_string(&mut stderr);
+            }
+            let _ = child.wait();
+            return Err(format!("wrk did not start on {url}: {first}{stderr}"));
+        }
         Ok(Self {
             child,
+            stdout,
             url: url.to_owned(),
         })
     }
@@ -93,11 +111,13 @@ impl Load {
         if !status.success() {
             return Err(format!("wrk on {} had already ended", self.url));
         }
+        let mut text = String::new();
+        let mut stdout = self.stdout;
+        let _ = stdout.read_to_string(&mut text);
         let output = self
             .child
             .wait_with_output()
             .map_err(|e| format!("waiting for wrk: {e}"))?;
-        let text = String::from_utf8_lossy(&output.stdout);
         parse_wrk(&text).ok_or_else(|| {
             format!(
                 "wrk printed no summary:\n{text}{}",

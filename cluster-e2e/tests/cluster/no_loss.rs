@@ -91,6 +91,9 @@ fn under_load(cluster: &Cluster, dir: &Path, setup: &Setup) -> Result<LoadReport
         })?;
         rolled_out(cluster, name)?;
     }
+    // Nothing left terminating from the patch's rollout: kube-proxy could still send wrk's
+    // first connection to it.
+    settled(cluster, name)?;
     let address = service_address(cluster, name)?;
     answers(address, "v1")?;
 
@@ -214,6 +217,44 @@ fn has_setup(cluster: &Cluster, name: &str) -> Result<(), Error> {
             "not the baseline's set-up: readiness {probe}, FNHOST_SHUTDOWN_DELAY {delay:?}"
         ))
     }
+}
+
+/// Waits until the function has one pod, ready, and none terminating.
+fn settled(cluster: &Cluster, name: &str) -> Result<(), Error> {
+    eventually("one ready pod and none terminating", POD_START, || {
+        let text = cluster.kubectl(&[
+            "get",
+            "pods",
+            "-l",
+            &format!("function={name}"),
+            "-o",
+            "json",
+        ])?;
+        let pods: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("the pods' JSON: {e}"))?;
+        let items = pods["items"].as_array().cloned().unwrap_or_default();
+        let ready = items
+            .iter()
+            .filter(|pod| {
+                pod["metadata"]["deletionTimestamp"].is_null()
+                    && pod["status"]["conditions"]
+                        .as_array()
+                        .is_some_and(|conditions| {
+                            conditions
+                                .iter()
+                                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+                        })
+            })
+            .count();
+        if items.len() == 1 && ready == 1 {
+            Ok(())
+        } else {
+            Err(format!(
+                "{} pods, {ready} ready and not terminating",
+                items.len()
+            ))
+        }
+    })
 }
 
 /// Waits until a GET through the Service answers `wanted`.
