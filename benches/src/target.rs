@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -64,6 +64,37 @@ fn free_port() -> std::io::Result<u16> {
 }
 
 impl TargetSpec {
+    /// fnhost serving the Python function `<module>.<handler>` of `functions` as a Kubeless
+    /// pod would start it (its environment, `{port}` for the port, loopback only).
+    pub fn fnhost_python(
+        name: &str,
+        description: &str,
+        fnhost: &Path,
+        functions: &Path,
+        (module, handler): (&str, &str),
+    ) -> TargetSpec {
+        let env = BTreeMap::from([
+            ("MOD_NAME".to_owned(), module.to_owned()),
+            ("FUNC_HANDLER".to_owned(), handler.to_owned()),
+            ("FUNC_RUNTIME".to_owned(), "python3.11".to_owned()),
+            ("FUNC_PORT".to_owned(), "{port}".to_owned()),
+            ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
+            (
+                "KUBELESS_INSTALL_VOLUME".to_owned(),
+                functions.display().to_string(),
+            ),
+            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
+        ]);
+        TargetSpec {
+            name: name.to_owned(),
+            description: description.to_owned(),
+            program: fnhost.to_owned(),
+            args: Vec::new(),
+            env,
+            cwd: functions.to_owned(),
+        }
+    }
+
     /// Starts the server and waits for its first `200` on `/` (polling, see [`probe`]).
     pub fn start(&self) -> Result<Running, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;

@@ -102,31 +102,14 @@ type FnhostTarget<'a> = dyn Fn(&str, &str, &[(&str, &str)]) -> TargetSpec + 'a;
 
 fn targets(o: &Options) -> Vec<TargetSpec> {
     let fnhost = |name: &str, description: &str, extra: &[(&str, &str)]| {
-        let mut env = BTreeMap::from([
-            ("MOD_NAME".to_owned(), "hello".to_owned()),
-            ("FUNC_HANDLER".to_owned(), "foo".to_owned()),
-            ("FUNC_RUNTIME".to_owned(), "python3.11".to_owned()),
-            ("FUNC_PORT".to_owned(), "{port}".to_owned()),
-            ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
-            (
-                "KUBELESS_INSTALL_VOLUME".to_owned(),
-                o.functions.display().to_string(),
-            ),
-            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
-        ]);
-        env.extend(
+        let mut spec =
+            TargetSpec::fnhost_python(name, description, &o.fnhost, &o.functions, ("hello", "foo"));
+        spec.env.extend(
             extra
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
         );
-        TargetSpec {
-            name: name.to_owned(),
-            description: description.to_owned(),
-            program: o.fnhost.clone(),
-            args: Vec::new(),
-            env,
-            cwd: o.functions.clone(),
-        }
+        spec
     };
     let mut list = vec![
         TargetSpec {

@@ -336,25 +336,13 @@ fn services(
     routes: &[Route],
     env: &[(&str, String)],
 ) -> Result<Services, String> {
-    let function = TargetSpec {
-        name: "fnhost".to_owned(),
-        description: "fnhost serving trigger_hello.handle".to_owned(),
-        program: options.fnhost.clone(),
-        args: Vec::new(),
-        env: BTreeMap::from([
-            ("MOD_NAME".to_owned(), "trigger_hello".to_owned()),
-            ("FUNC_HANDLER".to_owned(), "handle".to_owned()),
-            ("FUNC_RUNTIME".to_owned(), "python3.11".to_owned()),
-            ("FUNC_PORT".to_owned(), "{port}".to_owned()),
-            ("FNHOST_LISTEN_ADDR".to_owned(), "127.0.0.1".to_owned()),
-            (
-                "KUBELESS_INSTALL_VOLUME".to_owned(),
-                options.functions.display().to_string(),
-            ),
-            ("PATH".to_owned(), std::env::var("PATH").unwrap_or_default()),
-        ]),
-        cwd: options.functions.clone(),
-    }
+    let function = TargetSpec::fnhost_python(
+        "fnhost",
+        "fnhost serving trigger_hello.handle",
+        &options.fnhost,
+        &options.functions,
+        ("trigger_hello", "handle"),
+    )
     .start()?;
     let mut text = String::from("triggers:\n");
     for route in routes {

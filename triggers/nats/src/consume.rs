@@ -163,10 +163,13 @@ pub async fn serve(
 
 /// The message's lane: its subject, or (without order) its own stream sequence.
 fn lane_key(message: &jetstream::Message, order: Order) -> String {
-    match (order, message.info()) {
-        (Order::None, Ok(info)) => info.stream_sequence.to_string(),
-        _ => message.subject.to_string(),
+    // The reply subject is parsed only when there is no order to keep.
+    if order == Order::None
+        && let Ok(info) = message.info()
+    {
+        return info.stream_sequence.to_string();
     }
+    message.subject.to_string()
 }
 
 /// Delivers one message, reporting progress meanwhile, then acknowledges it. Returns its key.
