@@ -22,14 +22,7 @@ if [ "${1:-}" = "--smoke" ]; then
     respawn_rounds=1
 fi
 
-GRANIAN_VERSION=2.8.7
-venv="$HOME/.cache/fnhost/bench-venv"
-if ! "$venv/bin/python" -c "import granian, sys; sys.exit(granian.__version__ != '$GRANIAN_VERSION')" 2>/dev/null; then
-    echo "bench: installing granian $GRANIAN_VERSION into $venv" >&2
-    rm -rf "$venv"
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install --quiet --disable-pip-version-check "granian==$GRANIAN_VERSION"
-fi
+venv=$(benches/lib/granian.sh)
 
 # wasmtime-cli (`wasmtime serve`, the Wasm baseline) is built once into a cache; the smoke run
 # leaves it out (building it takes about ten minutes on two cores) and says so.

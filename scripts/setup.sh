@@ -6,6 +6,7 @@ set -euo pipefail
 
 APT_PACKAGES=(
     build-essential    # cc and make: native functions, and the C parts of crates (QuickJS)
+    pkg-config libssl-dev  # OpenSSL for librdkafka's TLS (the dispatcher's KAFKA_ENABLE_TLS)
     libpython3.11-dev  # the CPython that the Python loader embeds (pyo3 links libpython3.11.so)
     python3.11-dev
     python3-pip        # pip for Debian's python3.11 (installs function dependencies)

@@ -59,6 +59,8 @@ rm -f "$test_log"
 if [ "${FNHOST_SKIP_BENCH_SMOKE:-0}" != 1 ]; then
     step "benchmark smoke run (the load driver end to end, a few seconds per target)"
     benches/run.sh --smoke
+    step "Python workloads benchmark smoke run (cpu, wait and json beside Granian, a second each)"
+    benches/python.sh --smoke
     step "message-trigger benchmark smoke run (NATS and Kafka end to end, 200 messages each)"
     benches/triggers.sh --smoke
 fi

@@ -10,10 +10,11 @@
 //! - **CPU per request**: CPU time of the process tree during the `wrk` run divided by the
 //!   requests served; the fairest figure here because the load generator shares the cores.
 //!
-//! [`report`] turns the rounds into medians and a Markdown table. [`calls`] serves the micro
+//! [`measure`] runs one round of one target. [`report`] turns the rounds into medians and a Markdown table. [`calls`] serves the micro
 //! benchmarks, which call a loaded function without HTTP.
 
 pub mod calls;
+pub mod measure;
 pub mod probe;
 pub mod procfs;
 pub mod report;

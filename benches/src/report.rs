@@ -97,6 +97,52 @@ pub fn markdown(series: &[Series], reference: &str) -> String {
     out
 }
 
+/// A workload's table: each target's medians, and its requests/s as a share of the series
+/// named `reference` in the same round (median, and the range over the rounds).
+pub fn workload_table(series: &[Series], reference: &str) -> String {
+    let base = series.iter().find(|s| s.name == reference);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "| target | requests/s | vs {reference} (range of rounds) | CPU µs/request | cores used | p50 ms | p99 ms | idle RSS MiB | errors |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+    for s in series {
+        let ratio = base.map_or_else(|| "-".to_owned(), |b| ratio_with_range(s, b));
+        let _ = writeln!(
+            out,
+            "| {} | {:.0} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
+            s.name,
+            s.rps(),
+            ratio,
+            s.cpu_us(),
+            s.med(|x| x.cpu_per_request * x.wrk.rps),
+            s.med(|x| x.wrk.p50 * 1e3),
+            s.med(|x| x.wrk.p99 * 1e3),
+            s.med(|x| x.idle_rss as f64) / 1048576.0,
+            s.errors(),
+        );
+    }
+    out
+}
+
+/// `1.23× (1.10–1.30)`: the round-by-round ratio of requests/s, median and range.
+fn ratio_with_range(s: &Series, base: &Series) -> String {
+    let ratios: Vec<f64> = s
+        .samples
+        .iter()
+        .zip(&base.samples)
+        .filter(|(_, b)| b.wrk.rps > 0.0)
+        .map(|(x, b)| x.wrk.rps / b.wrk.rps)
+        .collect();
+    if ratios.is_empty() {
+        return "-".to_owned();
+    }
+    let low = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let high = ratios.iter().copied().fold(0.0, f64::max);
+    format!("{:.2}× ({low:.2}–{high:.2})", median(ratios))
+}
+
 /// One line per round and target, for the record.
 pub fn raw_lines(series: &[Series]) -> String {
     let mut out = String::new();
@@ -155,5 +201,10 @@ mod tests {
         let table = markdown(&series, "hyper");
         assert_eq!(table.lines().count(), 4);
         assert!(table.contains("| fnhost | 50 | 50% |"), "{table}");
+        let table = workload_table(&series, "hyper");
+        assert!(
+            table.contains("| fnhost | 50 | 0.50× (0.50–0.50) |"),
+            "{table}"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Running `wrk` and reading its summary.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -32,11 +33,26 @@ pub struct WrkResult {
 
 /// Runs `wrk --latency` against `http://addr/`.
 pub fn run(addr: SocketAddr, load: Load) -> Result<WrkResult, String> {
-    let output = Command::new("wrk")
+    run_script(addr, load, None)
+}
+
+/// Runs `wrk --latency` against `http://addr/`, with a Lua `script` (`-s`) when given (a
+/// request method, body and headers).
+pub fn run_script(
+    addr: SocketAddr,
+    load: Load,
+    script: Option<&Path>,
+) -> Result<WrkResult, String> {
+    let mut command = Command::new("wrk");
+    command
         .arg(format!("-t{}", load.threads))
         .arg(format!("-c{}", load.connections))
         .arg(format!("-d{}s", load.duration.as_secs().max(1)))
-        .arg("--latency")
+        .arg("--latency");
+    if let Some(script) = script {
+        command.arg("-s").arg(script);
+    }
+    let output = command
         .arg(format!("http://{addr}/"))
         .output()
         .map_err(|e| format!("cannot run wrk (scripts/setup.sh installs it): {e}"))?;

@@ -58,7 +58,7 @@ async fn run(settings: Settings) -> Result<(), String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let brokers = Brokers {
         nats_url: settings.nats_url.clone(),
-        kafka_brokers: settings.kafka_brokers.clone(),
+        kafka: settings.kafka.clone(),
     };
     let env = Arc::new(Env::new(
         brokers,

@@ -52,8 +52,8 @@ pub enum PairError {
 pub struct Env {
     /// The NATS server.
     pub nats_url: String,
-    /// Kafka's bootstrap servers.
-    pub kafka_brokers: String,
+    /// Where Kafka is and how to reach it.
+    pub kafka: fnhost_trigger_kafka::Connection,
     /// Deliveries go through it.
     pub poster: Poster,
     /// Every pair's counters.
@@ -75,7 +75,7 @@ impl Env {
     ) -> Self {
         Env {
             nats_url: brokers.nats_url,
-            kafka_brokers: brokers.kafka_brokers,
+            kafka: brokers.kafka,
             poster,
             metrics,
             nats: tokio::sync::OnceCell::new(),
@@ -112,7 +112,7 @@ impl Env {
         if let Some(producer) = self.kafka_producer.get() {
             return Ok(producer.clone());
         }
-        let producer = kafka::producer(&self.kafka_brokers)?;
+        let producer = kafka::producer(&self.kafka)?;
         Ok(self.kafka_producer.get_or_init(|| producer).clone())
     }
 
@@ -132,8 +132,8 @@ impl Env {
 pub struct Brokers {
     /// The NATS server URL.
     pub nats_url: String,
-    /// Kafka's bootstrap servers.
-    pub kafka_brokers: String,
+    /// Where Kafka is and how to reach it.
+    pub kafka: fnhost_trigger_kafka::Connection,
 }
 
 /// Which pairs run and whether each has its consumer in place: what `/readyz` reports.
@@ -317,7 +317,7 @@ async fn run_consumer(env: &Env, spec: &PairSpec, prepared: &AtomicBool) -> Resu
         }
         Broker::Kafka { topic } => {
             let kafka_pair = KafkaPair {
-                brokers: env.kafka_brokers.clone(),
+                connection: env.kafka.clone(),
                 topic: topic.clone(),
                 group: kafka::group_name(
                     &spec.id.namespace,

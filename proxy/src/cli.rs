@@ -101,6 +101,7 @@ impl WorkerArgs {
             runtime: self.runtime.clone(),
             memory_limit: self.memory_limit.clone(),
             concurrency: self.threads.max(1),
+            max_concurrency: self.threads.max(1),
             search_path: self.search_path.clone(),
             ..fnhost_loader_api::FunctionSpec::new(&self.module, &self.handler, self.dir.clone())
         }

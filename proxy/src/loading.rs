@@ -84,8 +84,10 @@ pub fn prepare(settings: &Settings) -> Result<Prepared, PrepareError> {
         runtime: f.runtime.clone().unwrap_or_else(|| runtime.id()),
         memory_limit: f.memory_limit.clone(),
         concurrency: settings.concurrency,
+        max_concurrency: settings.max_concurrency,
         isolation: isolation(settings)?,
         workers: settings.workers,
+        spill: spill(settings),
     };
     tracing::info!(runtime = %runtime.id(), loader = loader.name(), dir = %spec.dir.display(), "loading {}.{}", spec.module, spec.handler);
     let function = loader.load(&spec)?;
@@ -126,6 +128,27 @@ fn isolation(settings: &Settings) -> Result<fnhost_loader_api::Isolation, Prepar
                 ))
             })?;
             Ok(fnhost_loader_api::Isolation::Process { worker_program })
+        }
+    }
+}
+
+/// Worker processes for the calls an in-process Python interpreter cannot take
+/// (`FNHOST_INTERPRETERS` beyond 1); none when calls already run in workers.
+fn spill(settings: &Settings) -> Option<fnhost_loader_api::SpillTo> {
+    use fnhost_runtime_config::settings::IsolationSetting;
+    if settings.interpreters < 2 || settings.isolation != IsolationSetting::InProcess {
+        return None;
+    }
+    match std::env::current_exe() {
+        Ok(worker_program) => Some(fnhost_loader_api::SpillTo {
+            worker_program,
+            workers: settings.interpreters - 1,
+        }),
+        Err(e) => {
+            tracing::warn!(
+                "FNHOST_INTERPRETERS: cannot find the fnhost binary ({e}); calls stay in one interpreter"
+            );
+            None
         }
     }
 }

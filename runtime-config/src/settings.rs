@@ -75,7 +75,17 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     (
         "FNHOST_THREADS",
         "16",
-        "calls that may run at once (Python threads; per worker process for worker runtimes)",
+        "calls that may run at once (Python threads kept; per worker process for worker runtimes)",
+    ),
+    (
+        "FNHOST_MAX_THREADS",
+        "512",
+        "Python in-process: threads the pool may grow to while calls wait on I/O with the GIL free (never below FNHOST_THREADS)",
+    ),
+    (
+        "FNHOST_INTERPRETERS",
+        "the CPUs fnhost may use (its cgroup's CPU quota)",
+        "Python in process: interpreters that share the calls when one is saturated (this process's, plus worker processes started when first needed); 1: this process's only",
     ),
     (
         "FNHOST_ISOLATION",
@@ -235,6 +245,12 @@ pub struct Settings {
     pub server: ServerSettings,
     /// Calls that may run at once.
     pub concurrency: usize,
+    /// Calls that may run at once in engines that add threads while calls block (Python in
+    /// process); never below `concurrency`.
+    pub max_concurrency: usize,
+    /// Python interpreters that share the calls (in process: this one plus worker processes
+    /// started when it is saturated).
+    pub interpreters: usize,
     /// Where native calls run.
     pub isolation: IsolationSetting,
     /// Worker processes for calls that run in workers.
@@ -372,6 +388,8 @@ impl Settings {
         let function = parse_function(&mut r, mode, flags);
         let server = parse_server(&mut r, mode, flags);
         let concurrency = r.positive("FNHOST_THREADS", 16);
+        let max_concurrency = r.positive("FNHOST_MAX_THREADS", 512).max(concurrency);
+        let interpreters = r.positive("FNHOST_INTERPRETERS", cpus_available());
         let isolation = parse_isolation(&mut r);
         let workers = r.positive("FNHOST_WORKERS", 2);
         let supervise = r.flag("FNHOST_SUPERVISE", true);
@@ -383,6 +401,8 @@ impl Settings {
                 function,
                 server,
                 concurrency,
+                max_concurrency,
+                interpreters,
                 isolation,
                 workers,
                 supervise,
@@ -396,6 +416,12 @@ impl Settings {
             })
         }
     }
+}
+
+/// The CPUs this process may use: the smaller of its CPU affinity and its cgroup's CPU quota
+/// (rounded up), as the standard library reads them; 1 when unknown.
+fn cpus_available() -> usize {
+    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
 }
 
 /// Unknown `FNHOST_*` keys: a typo of a setting is a problem, a Kubernetes service link is

@@ -17,10 +17,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use fnhost_benches::report::{self, Sample, Series};
+use fnhost_benches::measure;
+use fnhost_benches::report::{self, Series};
 use fnhost_benches::target::TargetSpec;
-use fnhost_benches::wrk::{self, Load};
-use fnhost_benches::{probe, procfs};
+use fnhost_benches::wrk::Load;
 
 struct Options {
     fnhost: PathBuf,
@@ -403,7 +403,9 @@ fn run(o: &Options) -> Result<(), String> {
     for round in 1..=o.rounds {
         for (spec, series) in specs.iter().zip(series.iter_mut()) {
             eprintln!("fnhost-load: round {round}/{}: {}", o.rounds, spec.name);
-            series.samples.push(measure(spec, o)?);
+            series
+                .samples
+                .push(measure::sample(spec, o.load, o.warmup, None)?);
         }
     }
     println!(
@@ -425,32 +427,4 @@ fn run(o: &Options) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn measure(spec: &TargetSpec, o: &Options) -> Result<Sample, String> {
-    let server = spec.start()?;
-    let idle_rss = procfs::tree_rss_bytes(server.pid());
-    if !o.warmup.is_zero() {
-        wrk::run(
-            server.addr,
-            Load {
-                duration: o.warmup,
-                ..o.load
-            },
-        )?;
-    }
-    let cpu_before = procfs::tree_cpu_seconds(server.pid());
-    let result = wrk::run(server.addr, o.load)?;
-    let cpu = procfs::tree_cpu_seconds(server.pid()) - cpu_before;
-    let loaded_rss = procfs::tree_rss_bytes(server.pid());
-    if probe::get_status(server.addr) != Some(200) {
-        return Err(format!("{} stopped answering after the run", spec.name));
-    }
-    Ok(Sample {
-        wrk: result,
-        cpu_per_request: cpu / result.requests.max(1) as f64,
-        cold_start: server.cold_start.as_secs_f64(),
-        idle_rss,
-        loaded_rss,
-    })
 }

@@ -25,7 +25,19 @@ pub struct KafkaBroker {
     dir: PathBuf,
     /// Its client port (kept across restarts).
     pub port: u16,
+    /// A second listener with TLS and SASL/PLAIN, for the dispatcher only.
+    secured: Option<Secured>,
 }
+
+/// The `SASL_SSL` listener of [`KafkaBroker::start_secured`].
+struct Secured {
+    port: u16,
+    /// The test authority that signed the broker's certificate.
+    ca: PathBuf,
+}
+
+/// The user the dispatcher authenticates as on the secured listener.
+const SASL_USER: (&str, &str) = ("fnhost", "fnhost-secret");
 
 fn classpath() -> String {
     let jar = cached_tool(
@@ -39,15 +51,57 @@ fn classpath() -> String {
 impl KafkaBroker {
     /// Formats a store in `dir` and starts the node on free ports; returns once it answers.
     pub fn start(dir: &Path) -> KafkaBroker {
+        KafkaBroker::start_with(dir, None)
+    }
+
+    /// The same, plus a listener with TLS (a certificate from a test authority made here by
+    /// `openssl`) and SASL/PLAIN, which the dispatcher uses; the tests' own clients keep the
+    /// plain-text one.
+    pub fn start_secured(dir: &Path) -> KafkaBroker {
+        std::fs::create_dir_all(dir).expect("kafka folder");
+        let ca = make_certificates(dir);
+        KafkaBroker::start_with(
+            dir,
+            Some(Secured {
+                port: free_port(),
+                ca,
+            }),
+        )
+    }
+
+    fn start_with(dir: &Path, secured: Option<Secured>) -> KafkaBroker {
         std::fs::create_dir_all(dir).expect("kafka folder");
         let (port, controller) = (free_port(), free_port());
+        let (listeners, protocols, security) = match &secured {
+            None => (
+                format!("PLAINTEXT://127.0.0.1:{port}"),
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+                String::new(),
+            ),
+            Some(secured) => (
+                format!(
+                    "PLAINTEXT://127.0.0.1:{port},SASL_SSL://127.0.0.1:{}",
+                    secured.port
+                ),
+                "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT,SASL_SSL:SASL_SSL",
+                format!(
+                    "sasl.enabled.mechanisms=PLAIN\n\
+                     listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required \
+                     username=\"admin\" password=\"admin-secret\" user_admin=\"admin-secret\" user_{}=\"{}\";\n\
+                     ssl.keystore.type=PEM\nssl.keystore.location={}\n",
+                    SASL_USER.0,
+                    SASL_USER.1,
+                    dir.join("server-keystore.pem").display()
+                ),
+            ),
+        };
         let properties = format!(
             "process.roles=broker,controller\nnode.id=1\n\
              controller.quorum.bootstrap.servers=127.0.0.1:{controller}\n\
-             listeners=PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller}\n\
-             advertised.listeners=PLAINTEXT://127.0.0.1:{port}\n\
+             listeners={listeners},CONTROLLER://127.0.0.1:{controller}\n\
+             advertised.listeners={listeners}\n\
              controller.listener.names=CONTROLLER\ninter.broker.listener.name=PLAINTEXT\n\
-             listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT\n\
+             listener.security.protocol.map={protocols}\n{security}\
              log.dirs={}\nnum.partitions={PARTITIONS}\n\
              offsets.topic.replication.factor=1\ntransaction.state.log.replication.factor=1\n\
              transaction.state.log.min.isr=1\nshare.coordinator.state.topic.replication.factor=1\n\
@@ -67,6 +121,7 @@ impl KafkaBroker {
             process: None,
             dir: dir.to_owned(),
             port,
+            secured,
         };
         broker.java(&[
             "kafka.tools.StorageTool",
@@ -166,6 +221,76 @@ impl KafkaBroker {
     }
 }
 
+/// A test certificate authority and, signed by it, the broker's certificate for 127.0.0.1,
+/// written as Kafka's PEM key store (key, then certificate); returns the authority's file.
+fn make_certificates(dir: &Path) -> PathBuf {
+    let openssl = |args: &[&str]| {
+        let output = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (Debian's openssl package)");
+        assert!(
+            output.status.success(),
+            "openssl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    };
+    openssl(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=fnhost test authority",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+    ]);
+    openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        "server.key",
+        "-out",
+        "server.csr",
+    ]);
+    std::fs::write(dir.join("server.ext"), "subjectAltName=IP:127.0.0.1\n").expect("extensions");
+    openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
+    let read = |name: &str| std::fs::read_to_string(dir.join(name)).expect("a PEM file");
+    std::fs::write(
+        dir.join("server-keystore.pem"),
+        format!("{}{}", read("server.key"), read("server.pem")),
+    )
+    .expect("key store");
+    dir.join("ca.pem")
+}
+
 impl Drop for KafkaBroker {
     fn drop(&mut self) {
         self.stop();
@@ -178,7 +303,20 @@ impl super::scenarios::TestBroker for KafkaBroker {
     }
 
     fn dispatcher_env(&self) -> Vec<(String, String)> {
-        vec![("KAFKA_BROKERS".to_owned(), self.bootstrap())]
+        let Some(secured) = &self.secured else {
+            return vec![("KAFKA_BROKERS".to_owned(), self.bootstrap())];
+        };
+        [
+            ("KAFKA_BROKERS", format!("127.0.0.1:{}", secured.port)),
+            ("KAFKA_ENABLE_TLS", "true".to_owned()),
+            ("KAFKA_CACERTS", secured.ca.display().to_string()),
+            ("KAFKA_ENABLE_SASL", "true".to_owned()),
+            ("KAFKA_USERNAME", SASL_USER.0.to_owned()),
+            ("KAFKA_PASSWORD", SASL_USER.1.to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
     }
 
     fn kind(&self) -> &'static str {

@@ -40,7 +40,7 @@ pub use error::{ErrorKind, InvokeError, LoadError};
 pub use event::{Context, DataKind, InvalidJson, decode_data};
 pub use invocation::{CallStart, EventMeta, Invocation};
 pub use response::{BuiltResponse, Response};
-pub use spec::{FunctionSpec, Isolation, parse_quantity};
+pub use spec::{FunctionSpec, Isolation, SpillTo, parse_quantity};
 
 /// The Kubeless contract's JavaScript half (`js/kubeless.js`): Express's `req.is`, `event.data`
 /// for the decided [`DataKind`], the return-value mapping. Both JavaScript hosts (the Node.js

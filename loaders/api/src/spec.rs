@@ -22,15 +22,31 @@ pub struct FunctionSpec {
     pub memory_limit: String,
     /// How many calls may run at once inside the engine (threads, isolates, workers).
     pub concurrency: usize,
+    /// The most calls that may run at once in an engine that adds threads while calls block
+    /// (Python in process: `FNHOST_MAX_THREADS`); never below `concurrency`.
+    pub max_concurrency: usize,
     /// Where calls run, for loaders that offer a choice (`FNHOST_ISOLATION`).
     pub isolation: Isolation,
     /// Worker processes to keep, for calls that run in workers (`FNHOST_WORKERS`).
+    pub workers: usize,
+    /// Worker processes that share the calls when the in-process engine is saturated (Python
+    /// in process: `FNHOST_INTERPRETERS`); `None` for none.
+    pub spill: Option<SpillTo>,
+}
+
+/// Where calls go when an in-process engine cannot take more work (its GIL is saturated):
+/// worker processes, started when first needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillTo {
+    /// The program that runs workers (the `fnhost` binary itself).
+    pub worker_program: PathBuf,
+    /// How many worker processes.
     pub workers: usize,
 }
 
 impl FunctionSpec {
     /// `module.handler` in `dir` with the Kubeless defaults: no extra import paths, the
-    /// 180 s timeout, no runtime id or memory limit, one call at a time, in-process, one
+    /// 180 s timeout, no runtime id or memory limit, one call at a time (no growth, no spill), in-process, one
     /// worker. Override fields with struct-update syntax.
     pub fn new(module: &str, handler: &str, dir: impl Into<PathBuf>) -> FunctionSpec {
         FunctionSpec {
@@ -42,8 +58,10 @@ impl FunctionSpec {
             runtime: String::new(),
             memory_limit: "0".to_owned(),
             concurrency: 1,
+            max_concurrency: 1,
             isolation: Isolation::InProcess,
             workers: 1,
+            spill: None,
         }
     }
 }

@@ -48,6 +48,19 @@ pub struct PythonFunction {
     pub(crate) shared: Arc<Shared>,
 }
 
+impl PythonFunction {
+    /// Calls wait for a thread while the interpreter threads ran at least
+    /// [`crate::spill::SATURATED`] of the time: more threads here would not help them.
+    pub(crate) fn saturated(&self) -> bool {
+        self.shared.pool.queued() > 0
+            && self
+                .shared
+                .pool
+                .gil_busy()
+                .is_some_and(|busy| busy.on_cpu >= crate::spill::SATURATED)
+    }
+}
+
 impl Function for PythonFunction {
     fn invoke(&self, invocation: Invocation) -> Call {
         let (job, reply) = Job::new(invocation);

@@ -279,3 +279,14 @@ pub(crate) fn describe_runtime(py: Python<'_>) -> (String, String) {
         .unwrap_or_else(|| "statically linked".to_owned());
     (version, library)
 }
+
+/// `sys.getswitchinterval()`: how long a thread waits for a busy GIL before it asks the
+/// holder to give it up (5 ms unless the function changed it while it was imported).
+pub(crate) fn switch_interval(py: Python<'_>) -> std::time::Duration {
+    py.import("sys")
+        .and_then(|sys| sys.call_method0("getswitchinterval"))
+        .and_then(|v| v.extract::<f64>())
+        .ok()
+        .and_then(|seconds| std::time::Duration::try_from_secs_f64(seconds).ok())
+        .unwrap_or(std::time::Duration::from_millis(5))
+}

@@ -11,13 +11,16 @@
 //! - `fnhost.py`: the Python side, importable by functions as `fnhost` (`Response`,
 //!   `HTTPError`, the Bottle-compatible request object, the interruptible `time.sleep`).
 //! - [`interpreter`]: starting CPython, importing the module, finding the handler.
-//! - [`pool`]: interpreter threads and the job queue.
+//! - [`pool`]: interpreter threads and the job queue; `gil_meter`: how busy the GIL is, which
+//!   the pool asks before it grows.
 //! - [`job`]: one call's state machine and reply slot.
 //! - [`call`]: building `event`/`context` and calling the handler.
 //! - [`convert`]: return values and exceptions to responses.
 //! - [`function`]: the [`fnhost_loader_api::Function`] implementation and deadlines.
 //! - [`watchdog`]: stopping calls that ran past their deadline.
 //! - `signal`, `async_exc`: the two FFI pieces the watchdog uses.
+//! - `spill`: `FNHOST_INTERPRETERS`, worker processes that share the calls once this
+//!   interpreter's GIL is saturated.
 //! - [`worker`]: `FNHOST_ISOLATION=process`, the function in worker processes of its own
 //!   (`fnhost worker python`), so that a crash costs the calls of one worker, not fnhost.
 
@@ -25,10 +28,12 @@ mod async_exc;
 pub mod call;
 pub mod convert;
 pub mod function;
+mod gil_meter;
 pub mod interpreter;
 pub mod job;
 pub mod pool;
 mod signal;
+mod spill;
 pub mod watchdog;
 pub mod worker;
 
@@ -39,7 +44,7 @@ use pyo3::prelude::*;
 
 use crate::call::Loaded;
 use crate::function::Shared;
-use crate::pool::{Pool, RunJob};
+use crate::pool::{Limits, Pool, RunJob};
 
 pub use crate::function::PythonFunction;
 pub use crate::interpreter::executable_dir;
@@ -59,34 +64,43 @@ impl Loader for PythonLoader {
             return fnhost_workers::start_blocking("python", spec, command, spec.workers);
         }
         let boot = interpreter::start()?;
-        let (loaded, timeout_type, description) = Python::attach(|py| -> Result<_, LoadError> {
-            let handler = interpreter::import_handler(py, spec)?;
-            let context =
-                call::build_context(py, &spec.context()).map_err(|e| engine_error(py, &e))?;
-            let timeout_type = py
-                .import("fnhost")
-                .and_then(|m| m.getattr("FunctionTimeout"))
-                .map_err(|e| engine_error(py, &e))?
-                .unbind();
-            let (version, library) = interpreter::describe_runtime(py);
-            let kind = if handler.is_coroutine_function {
-                "async "
-            } else {
-                ""
-            };
-            let description = format!(
-                "python {version} ({library}), {kind}handler {}.{}, {} threads",
-                spec.module, spec.handler, spec.concurrency
-            );
-            let loaded = Loaded {
-                handler,
-                context: context.unbind(),
-                boot,
-                timeout: spec.timeout,
-            };
-            Ok((loaded, timeout_type, description))
-        })?;
-        start_function(spec, loaded, timeout_type, description)
+        let (loaded, timeout_type, description, switch_interval) = Python::attach(
+            |py| -> Result<_, LoadError> {
+                let handler = interpreter::import_handler(py, spec)?;
+                let context =
+                    call::build_context(py, &spec.context()).map_err(|e| engine_error(py, &e))?;
+                let timeout_type = py
+                    .import("fnhost")
+                    .and_then(|m| m.getattr("FunctionTimeout"))
+                    .map_err(|e| engine_error(py, &e))?
+                    .unbind();
+                let (version, library) = interpreter::describe_runtime(py);
+                let kind = if handler.is_coroutine_function {
+                    "async "
+                } else {
+                    ""
+                };
+                let limits = Limits::new(spec.concurrency, spec.max_concurrency);
+                let description = format!(
+                    "python {version} ({library}), {kind}handler {}.{}, {} threads (up to {} while calls wait on I/O)",
+                    spec.module, spec.handler, limits.keep, limits.max
+                );
+                let switch_interval = interpreter::switch_interval(py);
+                let loaded = Loaded {
+                    handler,
+                    context: context.unbind(),
+                    boot,
+                    timeout: spec.timeout,
+                };
+                Ok((loaded, timeout_type, description, switch_interval))
+            },
+        )?;
+        let limits = Limits::new(spec.concurrency, spec.max_concurrency);
+        let local = start_function(limits, switch_interval, loaded, timeout_type, description)?;
+        Ok(match &spec.spill {
+            Some(to) => Box::new(spill::SpillFunction::new(local, spec, to)),
+            None => Box::new(local),
+        })
     }
 }
 
@@ -98,12 +112,13 @@ fn engine_error(py: Python<'_>, err: &PyErr) -> LoadError {
 }
 
 fn start_function(
-    spec: &FunctionSpec,
+    limits: Limits,
+    switch_interval: std::time::Duration,
     loaded: Loaded,
     timeout_type: Py<PyAny>,
     description: String,
-) -> Result<Box<dyn Function>, LoadError> {
-    let pool = Pool::new();
+) -> Result<PythonFunction, LoadError> {
+    let pool = Pool::new(limits, switch_interval);
     let (stop_tx, stop_rx) = std::sync::mpsc::channel();
     let shared = Arc::new(Shared {
         pool: pool.clone(),
@@ -122,12 +137,10 @@ fn start_function(
         engine: "python",
         detail: format!("cannot start a thread: {e}"),
     };
-    for _ in 0..spec.concurrency.max(1) {
-        pool.spawn_thread(run.clone()).map_err(spawn_err)?;
-    }
+    pool.start(run).map_err(spawn_err)?;
     std::thread::Builder::new()
         .name("fnhost-py-watchdog".to_owned())
-        .spawn(move || watchdog::run(&stop_rx, &pool, &run, &timeout_type))
+        .spawn(move || watchdog::run(&stop_rx, &pool, &timeout_type))
         .map_err(spawn_err)?;
-    Ok(Box::new(PythonFunction { shared }))
+    Ok(PythonFunction { shared })
 }

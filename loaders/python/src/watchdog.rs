@@ -25,7 +25,7 @@ use pyo3::prelude::*;
 use tokio::sync::oneshot;
 
 use crate::job::{CancelAction, Job};
-use crate::pool::{Pool, RunJob, Slot};
+use crate::pool::{Pool, Slot};
 
 /// How long a timed-out call may take to stop before its thread is abandoned.
 pub(crate) const STUCK_GRACE: Duration = Duration::from_secs(1);
@@ -46,12 +46,7 @@ struct GraceCheck {
 }
 
 /// Runs the watchdog loop until every sender is dropped.
-pub(crate) fn run(
-    requests: &Receiver<StopRequest>,
-    pool: &Arc<Pool>,
-    run_job: &Arc<RunJob>,
-    timeout_type: &Py<PyAny>,
-) {
+pub(crate) fn run(requests: &Receiver<StopRequest>, pool: &Arc<Pool>, timeout_type: &Py<PyAny>) {
     let mut checks: Vec<GraceCheck> = Vec::new();
     loop {
         let wait = checks
@@ -72,7 +67,7 @@ pub(crate) fn run(
         let (due, later): (Vec<_>, Vec<_>) = checks.into_iter().partition(|c| c.due <= now);
         checks = later;
         for check in due {
-            let verdict = abandon_if_stuck(&check, pool, run_job);
+            let verdict = abandon_if_stuck(&check, pool);
             let _ = check.verdict.send(verdict);
         }
     }
@@ -129,7 +124,7 @@ fn interrupt(py: Python<'_>, slot: &Slot, job_id: u64, timeout_type: &Py<PyAny>)
     tracing::debug!(thread = slot.index, job_id, "interrupting a timed-out call");
 }
 
-fn abandon_if_stuck(check: &GraceCheck, pool: &Arc<Pool>, run_job: &Arc<RunJob>) -> Stopped {
+fn abandon_if_stuck(check: &GraceCheck, pool: &Arc<Pool>) -> Stopped {
     let still_running = Python::attach(|_py| {
         check
             .slot
@@ -146,7 +141,7 @@ fn abandon_if_stuck(check: &GraceCheck, pool: &Arc<Pool>, run_job: &Arc<RunJob>)
         "a timed-out call did not stop within {STUCK_GRACE:?} (it is blocked in code that cannot be \
          interrupted); its thread is abandoned and replaced"
     );
-    if let Err(e) = pool.spawn_thread(run_job.clone()) {
+    if let Err(e) = pool.replace_thread() {
         tracing::error!("cannot start a replacement interpreter thread: {e}");
     }
     Stopped::Abandoned

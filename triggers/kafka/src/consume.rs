@@ -21,7 +21,7 @@ use rdkafka::producer::{FutureProducer, FutureRecord};
 use rdkafka::{Message, Offset, TopicPartitionList};
 use tokio::task::JoinSet;
 
-use crate::{KafkaError, client_config};
+use crate::{Connection, KafkaError};
 
 /// Messages held (running or waiting for their lane) before the pair stops reading.
 const ROOM: usize = 1024;
@@ -34,8 +34,8 @@ const ERROR_LOG_EVERY: u64 = 20;
 /// One Kafka pair, as the dispatcher configured it.
 #[derive(Clone)]
 pub struct KafkaPair {
-    /// Bootstrap servers.
-    pub brokers: String,
+    /// Where Kafka is and how to reach it.
+    pub connection: Connection,
     /// The trigger's topic.
     pub topic: String,
     /// The consumer group ([`group_name`]).
@@ -62,7 +62,9 @@ type Lane = (i32, Option<Vec<u8>>);
 /// Joins the group and subscribes to the topic. A new group starts at the earliest retained
 /// message, so nothing published while its partitions were being assigned is skipped.
 pub fn prepare(pair: &KafkaPair) -> Result<Arc<StreamConsumer>, KafkaError> {
-    let consumer: StreamConsumer = client_config(&pair.brokers)
+    let consumer: StreamConsumer = pair
+        .connection
+        .client_config()
         .set("group.id", &pair.group)
         .set("enable.auto.commit", "true")
         .set("auto.commit.interval.ms", "200")
@@ -78,8 +80,9 @@ pub fn prepare(pair: &KafkaPair) -> Result<Arc<StreamConsumer>, KafkaError> {
 }
 
 /// A producer for dead letters.
-pub fn producer(brokers: &str) -> Result<FutureProducer, KafkaError> {
-    Ok(client_config(brokers)
+pub fn producer(connection: &Connection) -> Result<FutureProducer, KafkaError> {
+    Ok(connection
+        .client_config()
         .set("enable.idempotence", "true")
         .set("acks", "all")
         .create()?)
