@@ -13,6 +13,7 @@
 //! [`measure`] runs one round of one target. [`report`] turns the rounds into medians and a Markdown table. [`calls`] serves the micro
 //! benchmarks, which call a loaded function without HTTP.
 
+pub mod args;
 pub mod calls;
 pub mod measure;
 pub mod probe;

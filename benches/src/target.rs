@@ -95,6 +95,18 @@ impl TargetSpec {
         }
     }
 
+    /// The bare hyper server answering a constant: the ceiling every table is read against.
+    pub fn hyper_baseline(program: &Path, functions: &Path) -> TargetSpec {
+        TargetSpec {
+            name: "hyper-baseline".to_owned(),
+            description: "bare hyper server answering a constant (the ceiling)".to_owned(),
+            program: program.to_owned(),
+            args: vec!["{port}".to_owned()],
+            env: BTreeMap::new(),
+            cwd: functions.to_owned(),
+        }
+    }
+
     /// Starts the server and waits for its first `200` on `/` (polling, see [`probe`]).
     pub fn start(&self) -> Result<Running, String> {
         let port = free_port().map_err(|e| format!("no free port: {e}"))?;

@@ -84,7 +84,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ),
     (
         "FNHOST_INTERPRETERS",
-        "the CPUs fnhost may use (its cgroup's CPU quota)",
+        "the CPUs fnhost may use (its cgroup's CPU quota), at most 8",
         "Python in process: interpreters that share the calls when one is saturated (this process's, plus worker processes started when first needed); 1: this process's only",
     ),
     (
@@ -419,10 +419,17 @@ impl Settings {
 }
 
 /// The CPUs this process may use: the smaller of its CPU affinity and its cgroup's CPU quota
-/// (rounded up), as the standard library reads them; 1 when unknown.
+/// (rounded up), as the standard library reads them, at most [`MAX_DEFAULT_INTERPRETERS`];
+/// 1 when unknown.
 fn cpus_available() -> usize {
-    std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(MAX_DEFAULT_INTERPRETERS)
 }
+
+/// The most interpreters `FNHOST_INTERPRETERS` defaults to: a pod without a CPU limit sees
+/// every CPU of its node, and each interpreter is a process with its own memory.
+const MAX_DEFAULT_INTERPRETERS: usize = 8;
 
 /// Unknown `FNHOST_*` keys: a typo of a setting is a problem, a Kubernetes service link is
 /// ignored, anything else is a warning (see [`crate::unknown_keys`]).

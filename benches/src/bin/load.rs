@@ -17,18 +17,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use fnhost_benches::args::{self, Args, Common};
 use fnhost_benches::measure;
 use fnhost_benches::report::{self, Series};
 use fnhost_benches::target::TargetSpec;
 use fnhost_benches::wrk::Load;
 
 struct Options {
-    fnhost: PathBuf,
-    baseline: PathBuf,
-    functions: PathBuf,
+    common: Common,
     granian: Option<PathBuf>,
     wasmtime: Option<PathBuf>,
-    rounds: usize,
     load: Load,
     warmup: Duration,
     before: Option<PathBuf>,
@@ -36,65 +34,23 @@ struct Options {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1).collect()) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("fnhost-load: {e}");
-            return ExitCode::from(64);
-        }
-    };
-    match run(&options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("fnhost-load: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    args::main_with("fnhost-load", parse, run)
 }
 
-fn parse_args(args: Vec<String>) -> Result<Options, String> {
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    let mut it = args.into_iter();
-    while let Some(flag) = it.next() {
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {flag:?}"))?;
-        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        values.insert(name.to_owned(), value);
-    }
-    let mut take = |name: &str| values.remove(name);
-    let number = |value: Option<String>, default: u64| -> Result<u64, String> {
-        value.map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| format!("{v:?} is not a whole number"))
-        })
-    };
-    let path = |value: Option<String>, name: &str| {
-        value
-            .map(PathBuf::from)
-            .ok_or_else(|| format!("--{name} is required"))
-    };
-    let options = Options {
-        fnhost: path(take("fnhost"), "fnhost")?,
-        baseline: path(take("baseline"), "baseline")?,
-        functions: path(take("functions"), "functions")?,
-        granian: take("granian").map(PathBuf::from),
-        wasmtime: take("wasmtime").map(PathBuf::from),
-        rounds: usize::try_from(number(take("rounds"), 3)?).map_err(|e| e.to_string())?,
+fn parse(a: &mut Args) -> Result<Options, String> {
+    Ok(Options {
+        common: a.common()?,
+        granian: a.take("granian").map(PathBuf::from),
+        wasmtime: a.take("wasmtime").map(PathBuf::from),
         load: Load {
-            connections: u32::try_from(number(take("connections"), 32)?)
-                .map_err(|e| e.to_string())?,
-            threads: u32::try_from(number(take("threads"), 1)?).map_err(|e| e.to_string())?,
-            duration: Duration::from_secs(number(take("seconds"), 10)?),
+            connections: u32::try_from(a.number("connections", 32)?).map_err(|e| e.to_string())?,
+            threads: u32::try_from(a.number("threads", 1)?).map_err(|e| e.to_string())?,
+            duration: Duration::from_secs(a.number("seconds", 10)?),
         },
-        warmup: Duration::from_secs(number(take("warmup"), 1)?),
-        before: take("before").map(PathBuf::from),
-        only: take("only").map(|names| names.split(',').map(str::to_owned).collect()),
-    };
-    if let Some(unknown) = values.keys().next() {
-        return Err(format!("unknown option --{unknown}"));
-    }
-    Ok(options)
+        warmup: Duration::from_secs(a.number("warmup", 1)?),
+        before: a.take("before").map(PathBuf::from),
+        only: a.list("only"),
+    })
 }
 
 /// Makes an fnhost target: name, description, environment over the defaults.
@@ -102,8 +58,13 @@ type FnhostTarget<'a> = dyn Fn(&str, &str, &[(&str, &str)]) -> TargetSpec + 'a;
 
 fn targets(o: &Options) -> Vec<TargetSpec> {
     let fnhost = |name: &str, description: &str, extra: &[(&str, &str)]| {
-        let mut spec =
-            TargetSpec::fnhost_python(name, description, &o.fnhost, &o.functions, ("hello", "foo"));
+        let mut spec = TargetSpec::fnhost_python(
+            name,
+            description,
+            &o.common.fnhost,
+            &o.common.functions,
+            ("hello", "foo"),
+        );
         spec.env.extend(
             extra
                 .iter()
@@ -112,14 +73,7 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         spec
     };
     let mut list = vec![
-        TargetSpec {
-            name: "hyper-baseline".to_owned(),
-            description: "bare hyper server answering a constant (the ceiling)".to_owned(),
-            program: o.baseline.clone(),
-            args: vec!["{port}".to_owned()],
-            env: BTreeMap::new(),
-            cwd: o.functions.clone(),
-        },
+        TargetSpec::hyper_baseline(&o.common.baseline, &o.common.functions),
         fnhost(
             "fnhost",
             "fnhost, Python hello.foo, metrics and access log on (the default)",
@@ -202,7 +156,7 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         );
         target.env.insert(
             "KUBELESS_INSTALL_VOLUME".to_owned(),
-            o.functions.join(dir).display().to_string(),
+            o.common.functions.join(dir).display().to_string(),
         );
         list.push(target);
     }
@@ -212,10 +166,10 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
         description:
             "Go's own net/http server answering the same hello world (the language's bare server)"
                 .to_owned(),
-        program: o.functions.join("go-peer"),
+        program: o.common.functions.join("go-peer"),
         args: vec!["{port}".to_owned()],
         env: BTreeMap::new(),
-        cwd: o.functions.clone(),
+        cwd: o.common.functions.clone(),
     });
     list.extend(language_peers(o));
     for (mode, description) in [
@@ -233,12 +187,16 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             description: description.to_owned(),
             program: PathBuf::from("node"),
             args: vec![
-                o.functions.join("node_peer.js").display().to_string(),
+                o.common
+                    .functions
+                    .join("node_peer.js")
+                    .display()
+                    .to_string(),
                 "{port}".to_owned(),
                 mode.to_owned(),
             ],
             env: BTreeMap::from([("PATH".to_owned(), std::env::var("PATH").unwrap_or_default())]),
-            cwd: o.functions.clone(),
+            cwd: o.common.functions.clone(),
         });
     }
     if let Some(granian) = &o.granian {
@@ -264,11 +222,17 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
             .chain([
                 "--log-level".to_owned(),
                 "warning".to_owned(),
-                "wsgi_hello:app".to_owned(),
+                "wsgi_kubeless:app".to_owned(),
             ])
             .collect(),
-            env: BTreeMap::from([("PYTHONPATH".to_owned(), o.functions.display().to_string())]),
-            cwd: o.functions.clone(),
+            env: BTreeMap::from([
+                (
+                    "PYTHONPATH".to_owned(),
+                    o.common.functions.display().to_string(),
+                ),
+                ("BENCH_HANDLER".to_owned(), "hello:foo".to_owned()),
+            ]),
+            cwd: o.common.functions.clone(),
         });
     }
     list
@@ -277,7 +241,7 @@ fn targets(o: &Options) -> Vec<TargetSpec> {
 /// The Wasm hello worlds on fnhost (the wasi:http component and the ABI module, both built
 /// from `loaders/wasm/guests`), and `wasmtime serve` on the same component.
 fn wasm_targets(o: &Options, fnhost: &FnhostTarget<'_>) -> Vec<TargetSpec> {
-    let volume = o.functions.join("wasm").display().to_string();
+    let volume = o.common.functions.join("wasm").display().to_string();
     let mut list = vec![
         fnhost(
             "fnhost-wasm-http",
@@ -310,10 +274,10 @@ fn wasm_targets(o: &Options, fnhost: &FnhostTarget<'_>) -> Vec<TargetSpec> {
                 "-Scli".to_owned(),
                 "--addr".to_owned(),
                 "127.0.0.1:{port}".to_owned(),
-                o.functions.join("wasm/hello.wasm").display().to_string(),
+                o.common.functions.join("wasm/hello.wasm").display().to_string(),
             ],
             env: BTreeMap::new(),
-            cwd: o.functions.clone(),
+            cwd: o.common.functions.clone(),
         });
     }
     list
@@ -328,9 +292,9 @@ fn language_peers(o: &Options) -> Vec<TargetSpec> {
         program: PathBuf::from(program),
         args,
         env: path.clone(),
-        cwd: o.functions.clone(),
+        cwd: o.common.functions.clone(),
     };
-    let at = |p: &str| o.functions.join(p).display().to_string();
+    let at = |p: &str| o.common.functions.join(p).display().to_string();
     vec![
         peer(
             "ruby-bare",
@@ -377,7 +341,9 @@ fn select(all: Vec<TargetSpec>, o: &Options) -> Vec<TargetSpec> {
         let twin = o
             .before
             .as_ref()
-            .filter(|_| spec.program == o.fnhost && !COMPILED_WORKERS.contains(&spec.name.as_str()))
+            .filter(|_| {
+                spec.program == o.common.fnhost && !COMPILED_WORKERS.contains(&spec.name.as_str())
+            })
             .map(|before| TargetSpec {
                 name: format!("{}@before", spec.name),
                 description: format!("the same on {}", before.display()),
@@ -400,9 +366,12 @@ fn run(o: &Options) -> Result<(), String> {
             samples: Vec::new(),
         })
         .collect();
-    for round in 1..=o.rounds {
+    for round in 1..=o.common.rounds {
         for (spec, series) in specs.iter().zip(series.iter_mut()) {
-            eprintln!("fnhost-load: round {round}/{}: {}", o.rounds, spec.name);
+            eprintln!(
+                "fnhost-load: round {round}/{}: {}",
+                o.common.rounds, spec.name
+            );
             series
                 .samples
                 .push(measure::sample(spec, o.load, o.warmup, None)?);
@@ -413,7 +382,7 @@ fn run(o: &Options) -> Result<(), String> {
         o.load.threads,
         o.load.connections,
         o.load.duration.as_secs(),
-        o.rounds
+        o.common.rounds
     );
     println!("{}", report::markdown(&series, "hyper-baseline"));
     for s in &series {

@@ -18,17 +18,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use fnhost_benches::args::{self, Args, Common};
 use fnhost_benches::measure;
 use fnhost_benches::report::{self, Series};
 use fnhost_benches::target::TargetSpec;
 use fnhost_benches::wrk::Load;
 
 struct Options {
-    fnhost: PathBuf,
-    baseline: PathBuf,
-    functions: PathBuf,
+    common: Common,
     granian: PathBuf,
-    rounds: usize,
     seconds: u64,
     warmup: Duration,
     only: Option<Vec<String>>,
@@ -47,59 +45,39 @@ struct Workload {
     targets: Vec<TargetSpec>,
 }
 
-fn main() -> ExitCode {
-    let options = match parse_args(std::env::args().skip(1).collect()) {
-        Ok(options) => options,
-        Err(e) => {
-            eprintln!("python-workloads: {e}");
-            return ExitCode::from(64);
-        }
-    };
-    match run(&options) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("python-workloads: {e}");
-            ExitCode::FAILURE
+impl Workload {
+    /// A workload of `GET /` with no ideal rate.
+    fn get(
+        name: &'static str,
+        about: &'static str,
+        connections: u32,
+        reference: &'static str,
+        targets: Vec<TargetSpec>,
+    ) -> Workload {
+        Workload {
+            name,
+            about,
+            connections,
+            script: None,
+            reference,
+            ideal: None,
+            targets,
         }
     }
 }
 
-fn parse_args(args: Vec<String>) -> Result<Options, String> {
-    let mut values: BTreeMap<String, String> = BTreeMap::new();
-    let mut it = args.into_iter();
-    while let Some(flag) = it.next() {
-        let name = flag
-            .strip_prefix("--")
-            .ok_or_else(|| format!("unexpected argument {flag:?}"))?;
-        let value = it.next().ok_or_else(|| format!("--{name} needs a value"))?;
-        values.insert(name.to_owned(), value);
-    }
-    let mut take = |name: &str| values.remove(name);
-    let number = |value: Option<String>, default: u64| -> Result<u64, String> {
-        value.map_or(Ok(default), |v| {
-            v.parse()
-                .map_err(|_| format!("{v:?} is not a whole number"))
-        })
-    };
-    let path = |value: Option<String>, name: &str| {
-        value
-            .map(PathBuf::from)
-            .ok_or_else(|| format!("--{name} is required"))
-    };
-    let options = Options {
-        fnhost: path(take("fnhost"), "fnhost")?,
-        baseline: path(take("baseline"), "baseline")?,
-        functions: path(take("functions"), "functions")?,
-        granian: path(take("granian"), "granian")?,
-        rounds: usize::try_from(number(take("rounds"), 3)?).map_err(|e| e.to_string())?,
-        seconds: number(take("seconds"), 10)?,
-        warmup: Duration::from_secs(number(take("warmup"), 2)?),
-        only: take("only").map(|names| names.split(',').map(str::to_owned).collect()),
-    };
-    if let Some(unknown) = values.keys().next() {
-        return Err(format!("unknown option --{unknown}"));
-    }
-    Ok(options)
+fn main() -> ExitCode {
+    args::main_with("python-workloads", parse, run)
+}
+
+fn parse(a: &mut Args) -> Result<Options, String> {
+    Ok(Options {
+        common: a.common()?,
+        granian: a.path("granian")?,
+        seconds: a.number("seconds", 10)?,
+        warmup: Duration::from_secs(a.number("warmup", 2)?),
+        only: a.list("only"),
+    })
 }
 
 /// fnhost serving `workloads.<handler>` (or `hello.foo`), with `extra` environment.
@@ -113,8 +91,8 @@ fn fnhost(
     let mut spec = TargetSpec::fnhost_python(
         name,
         description,
-        &o.fnhost,
-        &o.functions,
+        &o.common.fnhost,
+        &o.common.functions,
         (module, handler),
     );
     for (key, value) in extra {
@@ -123,20 +101,15 @@ fn fnhost(
     spec
 }
 
-/// Granian serving the same handler through `wsgi_workloads.py` (`hello` through
-/// `wsgi_hello.py`), `workers` processes, `--blocking-threads` when given.
+/// Granian serving the same function (`module`, `handler`) through `wsgi_kubeless.py`,
+/// `workers` processes, `--blocking-threads` when given.
 fn granian(
     o: &Options,
     name: &str,
-    handler: &str,
+    (module, handler): (&str, &str),
     workers: u32,
     threads: Option<u32>,
 ) -> TargetSpec {
-    let app = if handler == "hello" {
-        "wsgi_hello:app"
-    } else {
-        "wsgi_workloads:app"
-    };
     let mut args: Vec<String> = [
         "--interface",
         "wsgi",
@@ -156,7 +129,7 @@ fn granian(
     if let Some(threads) = threads {
         args.extend(["--blocking-threads".to_owned(), threads.to_string()]);
     }
-    args.push(app.to_owned());
+    args.push("wsgi_kubeless:app".to_owned());
     let tuning = threads.map_or_else(
         || "as shipped (512 blocking threads)".to_owned(),
         |t| format!("--blocking-threads {t}"),
@@ -169,10 +142,13 @@ fn granian(
         program: o.granian.clone(),
         args,
         env: BTreeMap::from([
-            ("PYTHONPATH".to_owned(), o.functions.display().to_string()),
-            ("BENCH_HANDLER".to_owned(), handler.to_owned()),
+            (
+                "PYTHONPATH".to_owned(),
+                o.common.functions.display().to_string(),
+            ),
+            ("BENCH_HANDLER".to_owned(), format!("{module}:{handler}")),
         ]),
-        cwd: o.functions.clone(),
+        cwd: o.common.functions.clone(),
     }
 }
 
@@ -181,18 +157,20 @@ fn workloads(o: &Options, scripts: &Path) -> Result<Vec<Workload>, String> {
         fnhost(
             o,
             name,
-            "fnhost as shipped (FNHOST_THREADS=16, FNHOST_MAX_THREADS=512)",
+            "fnhost as shipped: 16 threads growing to 512 while calls wait; FNHOST_INTERPRETERS = the CPUs it may use (2 here): a worker interpreter once its GIL is saturated",
             handler,
             &[],
         )
     };
-    let in_two_processes = |handler: (&str, &str)| {
+    let one_interpreter = |name: &str, handler: (&str, &str), threads: &str| {
         fnhost(
             o,
-            "fnhost-2-processes",
-            "fnhost, the function in 2 worker processes (FNHOST_ISOLATION=process, FNHOST_WORKERS=2)",
+            name,
+            &format!(
+                "fnhost with one interpreter (FNHOST_INTERPRETERS=1), FNHOST_THREADS={threads}"
+            ),
             handler,
-            &[("FNHOST_ISOLATION", "process"), ("FNHOST_WORKERS", "2")],
+            &[("FNHOST_INTERPRETERS", "1"), ("FNHOST_THREADS", threads)],
         )
     };
     let hello = ("hello", "foo");
@@ -200,81 +178,67 @@ fn workloads(o: &Options, scripts: &Path) -> Result<Vec<Workload>, String> {
     let wait = ("workloads", "wait");
     let echo = ("workloads", "echo");
     Ok(vec![
-        Workload {
-            name: "hello",
-            about: "hello world (benches/functions/hello.py), GET, 32 connections",
-            connections: 32,
-            script: None,
-            reference: "granian-1w-tuned",
-            ideal: None,
-            targets: vec![
-                TargetSpec {
-                    name: "hyper-baseline".to_owned(),
-                    description: "bare hyper server answering a constant (the ceiling)".to_owned(),
-                    program: o.baseline.clone(),
-                    args: vec!["{port}".to_owned()],
-                    env: BTreeMap::new(),
-                    cwd: o.functions.clone(),
-                },
+        Workload::get(
+            "hello",
+            "hello world (benches/functions/hello.py), GET, 32 connections",
+            32,
+            "granian-1w-tuned",
+            vec![
+                TargetSpec::hyper_baseline(&o.common.baseline, &o.common.functions),
                 fnhost_default("fnhost", hello),
-                granian(o, "granian-1w-tuned", "hello", 1, Some(1)),
-                granian(o, "granian-1w", "hello", 1, None),
-                granian(o, "granian-2w-tuned", "hello", 2, Some(1)),
+                granian(o, "granian-1w-tuned", hello, 1, Some(1)),
+                granian(o, "granian-1w", hello, 1, None),
+                granian(o, "granian-2w-tuned", hello, 2, Some(1)),
             ],
-        },
-        Workload {
-            name: "cpu",
-            about: "pure-Python work, about 2 ms a call (workloads.cpu), GET, 32 connections",
-            connections: 32,
-            script: None,
-            reference: "granian-1w-tuned",
-            ideal: None,
-            targets: vec![
+        ),
+        Workload::get(
+            "cpu",
+            "pure-Python work, about 2 ms a call (workloads.cpu), GET, 32 connections",
+            32,
+            "granian-1w-tuned",
+            vec![
                 fnhost_default("fnhost", cpu),
-                fnhost(
-                    o,
-                    "fnhost-threads-2",
-                    "fnhost, FNHOST_THREADS=2",
-                    cpu,
-                    &[("FNHOST_THREADS", "2")],
-                ),
-                in_two_processes(cpu),
-                granian(o, "granian-1w-tuned", "cpu", 1, Some(1)),
-                granian(o, "granian-2w-tuned", "cpu", 2, Some(1)),
+                one_interpreter("fnhost-1-interpreter", cpu, "16"),
+                one_interpreter("fnhost-1-interpreter-2-threads", cpu, "2"),
+                granian(o, "granian-1w-tuned", cpu, 1, Some(1)),
+                granian(o, "granian-2w-tuned", cpu, 2, Some(1)),
             ],
-        },
+        ),
         Workload {
-            name: "wait",
-            about: "time.sleep(0.05) (workloads.wait), GET, 256 connections: ideal 5,120 requests/s",
-            connections: 256,
-            script: None,
-            reference: "granian-2w-tuned",
             ideal: Some(256.0 / 0.05),
-            targets: vec![
-                fnhost_default("fnhost", wait),
-                fnhost(
-                    o,
-                    "fnhost-fixed-16",
-                    "fnhost with the pool fixed at 16 threads (FNHOST_MAX_THREADS=16: the pool before it could grow)",
-                    wait,
-                    &[("FNHOST_MAX_THREADS", "16")],
-                ),
-                granian(o, "granian-1w", "wait", 1, None),
-                granian(o, "granian-2w-tuned", "wait", 2, Some(256)),
-            ],
+            ..Workload::get(
+                "wait",
+                "time.sleep(0.05) (workloads.wait), GET, 256 connections: ideal 5,120 requests/s",
+                256,
+                "granian-2w-tuned",
+                vec![
+                    fnhost_default("fnhost", wait),
+                    fnhost(
+                        o,
+                        "fnhost-fixed-16",
+                        "fnhost with the pool fixed at 16 threads (FNHOST_MAX_THREADS=16: the pool before it could grow)",
+                        wait,
+                        &[("FNHOST_MAX_THREADS", "16")],
+                    ),
+                    granian(o, "granian-1w", wait, 1, None),
+                    granian(o, "granian-2w-tuned", wait, 2, Some(256)),
+                ],
+            )
         },
         Workload {
-            name: "json",
-            about: "a 64 KiB JSON document posted and echoed (workloads.echo), 32 connections",
-            connections: 32,
             script: Some(json_script(scripts)?),
-            reference: "granian-1w-tuned",
-            ideal: None,
-            targets: vec![
-                fnhost_default("fnhost", echo),
-                granian(o, "granian-1w-tuned", "echo", 1, Some(1)),
-                granian(o, "granian-2w-tuned", "echo", 2, Some(1)),
-            ],
+            ..Workload::get(
+                "json",
+                "a 64 KiB JSON document posted and echoed (workloads.echo), 32 connections",
+                32,
+                "granian-1w-tuned",
+                vec![
+                    fnhost_default("fnhost", echo),
+                    one_interpreter("fnhost-1-interpreter", echo, "16"),
+                    granian(o, "granian-1w-tuned", echo, 1, Some(1)),
+                    granian(o, "granian-2w-tuned", echo, 2, Some(1)),
+                ],
+            )
         },
     ])
 }
@@ -316,7 +280,7 @@ fn run(o: &Options) -> Result<(), String> {
         .iter()
         .map(|w| w.targets.iter().map(empty_series).collect())
         .collect();
-    for round in 1..=o.rounds {
+    for round in 1..=o.common.rounds {
         for (workload, series) in chosen.iter().zip(results.iter_mut()) {
             let load = Load {
                 connections: workload.connections,
@@ -326,7 +290,7 @@ fn run(o: &Options) -> Result<(), String> {
             for (spec, series) in workload.targets.iter().zip(series.iter_mut()) {
                 eprintln!(
                     "python-workloads: round {round}/{}: {} on {}",
-                    o.rounds, workload.name, spec.name
+                    o.common.rounds, workload.name, spec.name
                 );
                 let sample = measure::sample(spec, load, o.warmup, workload.script.as_deref())?;
                 series.samples.push(sample);
@@ -360,7 +324,7 @@ fn describe(workload: &Workload, series: &[Series], o: &Options) -> String {
     let _ = writeln!(
         out,
         "### {}: {}\n\nwrk -t1 -c{} -d{}s, keep-alive, {} interleaved rounds, medians\n",
-        workload.name, workload.about, workload.connections, o.seconds, o.rounds
+        workload.name, workload.about, workload.connections, o.seconds, o.common.rounds
     );
     let _ = writeln!(
         out,

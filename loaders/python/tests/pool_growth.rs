@@ -3,6 +3,10 @@
 //!
 //! The function records how many of its calls are in progress each time one starts (a set
 //! and a list, no lock: a contended lock would itself release the GIL).
+#![allow(
+    clippy::expect_used,
+    reason = "a test harness: a broken setup should stop the run loudly"
+)]
 
 use std::path::Path;
 use std::time::Duration;

@@ -1,13 +1,14 @@
-"""The peer for Granian on benches/python.sh's workloads: the handler named by
-BENCH_HANDLER in workloads.py behind the thinnest WSGI adapter that still builds the Kubeless
-event and context as fnhost does (JSON bodies parsed, dict answers sent as JSON)."""
+"""The peer for Granian in the load benchmarks: the function named by BENCH_HANDLER
+(`module:function`, e.g. `hello:foo`, `workloads:cpu`) behind the thinnest WSGI adapter that
+still builds the Kubeless event and context as fnhost does (JSON bodies parsed, dict answers
+sent as JSON)."""
 
+import importlib
 import json
 import os
 
-import workloads
-
-HANDLER = getattr(workloads, os.environ["BENCH_HANDLER"])
+_MODULE, _FUNCTION = os.environ["BENCH_HANDLER"].split(":")
+HANDLER = getattr(importlib.import_module(_MODULE), _FUNCTION)
 
 CONTEXT = {
     "function-name": HANDLER,
