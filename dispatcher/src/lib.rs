@@ -8,12 +8,14 @@
 //! - [`plan`]: which pairs the triggers and functions make (pure).
 //! - [`routes`]: triggers and function URLs from a file, to run without Kubernetes.
 //! - [`cluster`]: triggers, Functions and Secrets from the Kubernetes API, watched.
+//! - [`checkpoints`]: Kinesis checkpoints in a ConfigMap, in a cluster.
 //! - [`supervisor`]: keeps one task per pair running, restarts it after a failure, and
 //!   replaces it when its trigger or function changes.
 //! - [`manifest`]: its RBAC and Deployment (`manifests/message-triggers.yaml`).
 //! - [`observe`]: `/metrics`, `/healthz` and `/readyz`.
 //! - [`settings`]: the command line and the environment, read in one place.
 
+pub mod checkpoints;
 pub mod cluster;
 pub mod manifest;
 pub mod observe;

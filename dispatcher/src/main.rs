@@ -7,9 +7,11 @@ use std::sync::Arc;
 
 use fnhost_delivery::metrics::Metrics;
 use fnhost_delivery::post::Poster;
+use fnhost_dispatcher::checkpoints::ConfigMapStore;
 use fnhost_dispatcher::settings::{self, Mode, Settings};
 use fnhost_dispatcher::supervisor::{Board, Brokers, Env, Supervisor, name_of};
 use fnhost_dispatcher::{cluster, observe, plan, routes};
+use fnhost_trigger_kinesis::checkpoint::Checkpoints;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
@@ -60,21 +62,33 @@ async fn run(settings: Settings) -> Result<(), String> {
         nats_url: settings.nats_url.clone(),
         kafka: settings.kafka.clone(),
     };
+    let (checkpoints, client) = match &settings.mode {
+        Mode::Routes(_) => (
+            Checkpoints::in_folder(settings.state_dir.join("kinesis-checkpoints")),
+            None,
+        ),
+        Mode::Cluster { kubeconfig } => {
+            let client = connect(kubeconfig.as_deref()).await?;
+            let store = ConfigMapStore::new(client.clone(), &settings.namespace);
+            tokio::spawn(store.clone().keep_writing());
+            (Checkpoints::with(store), Some(client))
+        }
+    };
     let env = Arc::new(Env::new(
         brokers,
         Poster::new(settings.attempt_timeout),
         metrics.clone(),
-        &settings.state_dir,
+        checkpoints,
     ));
     let supervisor = Supervisor::new(env.clone(), board.clone());
     // The routes' pairs run while `planned` lives; the cluster's are the watching task's.
-    let (planned, watching) = match &settings.mode {
-        Mode::Routes(path) => (Some(from_routes(path, supervisor, &env)?), None),
-        Mode::Cluster { kubeconfig } => {
-            let client = connect(kubeconfig.as_deref()).await?;
-            let task = tokio::spawn(cluster::run(client, supervisor, env, board.clone()));
+    let (planned, watching) = match (&settings.mode, client) {
+        (Mode::Routes(path), _) => (Some(from_routes(path, supervisor, &env)?), None),
+        (Mode::Cluster { .. }, Some(client)) => {
+            let task = tokio::spawn(cluster::run(client, supervisor, env.clone(), board.clone()));
             (None, Some(task))
         }
+        (Mode::Cluster { .. }, None) => return Err("no Kubernetes client".to_owned()),
     };
     println!("fnhost-dispatcher: listening http={address}");
     tokio::select! {
@@ -85,6 +99,7 @@ async fn run(settings: Settings) -> Result<(), String> {
         task.abort();
     }
     drop(planned);
+    env.flush_checkpoints().await;
     Ok(())
 }
 

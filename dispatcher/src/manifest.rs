@@ -1,5 +1,5 @@
 //! The dispatcher's manifest (`manifests/message-triggers.yaml`): its service account, the
-//! least rights its watches need, and its Deployment, in the `kubeless` namespace that
+//! least rights its watches and its checkpoints need, and its Deployment, in the `kubeless` namespace that
 //! `manifests/install.yaml` creates. Generated here so the rules sit next to the code that
 //! uses them ([`crate::cluster`]); a test checks that the committed file is current. Like
 //! upstream's separate trigger-controller manifests, it is applied after `install.yaml`:
@@ -18,8 +18,6 @@ pub const NAMESPACE: &str = "kubeless";
 pub const IMAGE: &str = concat!("fnhost/dispatcher:", env!("CARGO_PKG_VERSION"));
 /// The port of `/metrics`, `/healthz` and `/readyz`.
 const PORT: u16 = 8082;
-/// Where Kinesis checkpoints are kept (an `emptyDir`: they live as long as the pod).
-const STATE: &str = "/var/lib/fnhost-dispatcher";
 
 /// The least rights the dispatcher needs: to watch the triggers and Functions, and to read
 /// the Secrets KinesisTriggers name (in any namespace, as upstream's controller did).
@@ -33,6 +31,21 @@ pub fn cluster_role() -> Value {
               "resources": ["kafkatriggers", "natstriggers", "kinesistriggers", "functions"],
               "verbs": ["get", "list", "watch"] },
             { "apiGroups": [""], "resources": ["secrets"], "verbs": ["get"] },
+        ],
+    })
+}
+
+/// In its own namespace only: the ConfigMap that keeps Kinesis checkpoints
+/// ([`crate::checkpoints`]). Creating cannot be limited to one name; reading and changing are.
+pub fn role() -> Value {
+    json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1",
+        "kind": "Role",
+        "metadata": { "name": NAME, "namespace": NAMESPACE },
+        "rules": [
+            { "apiGroups": [""], "resources": ["configmaps"], "verbs": ["create"] },
+            { "apiGroups": [""], "resources": ["configmaps"],
+              "resourceNames": [crate::checkpoints::CONFIG_MAP], "verbs": ["get", "patch"] },
         ],
     })
 }
@@ -52,6 +65,14 @@ pub fn objects() -> Vec<Value> {
             "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": NAME },
             "subjects": [{ "kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE }],
         }),
+        role(),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": { "name": NAME, "namespace": NAMESPACE },
+            "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": NAME },
+            "subjects": [{ "kind": "ServiceAccount", "name": NAME, "namespace": NAMESPACE }],
+        }),
         deployment(),
     ]
 }
@@ -61,7 +82,7 @@ fn deployment() -> Value {
     let env = json!([
         { "name": "NATS_URL", "value": "nats://nats.nats-io.svc.cluster.local:4222" },
         { "name": "KAFKA_BROKERS", "value": "kafka.kubeless:9092" },
-        { "name": "FNHOST_DISPATCHER_STATE", "value": STATE },
+        { "name": "POD_NAMESPACE", "valueFrom": { "fieldRef": { "fieldPath": "metadata.namespace" } } },
     ]);
     json!({
         "apiVersion": "apps/v1",
@@ -90,9 +111,7 @@ fn deployment() -> Value {
                         "livenessProbe": { "httpGet": { "path": "/healthz", "port": PORT }, "periodSeconds": 30 },
                         "readinessProbe": { "httpGet": { "path": "/readyz", "port": PORT }, "periodSeconds": 5 },
                         "securityContext": { "readOnlyRootFilesystem": true, "allowPrivilegeEscalation": false },
-                        "volumeMounts": [{ "name": "state", "mountPath": STATE }],
                     }],
-                    "volumes": [{ "name": "state", "emptyDir": {} }],
                 },
             },
         },

@@ -31,10 +31,13 @@ pub struct Settings {
     /// SASL (upstream's `KAFKA_ENABLE_TLS`, `KAFKA_CACERTS`, `KAFKA_CERT`, `KAFKA_KEY`,
     /// `KAFKA_INSECURE`, `KAFKA_ENABLE_SASL`, `KAFKA_USERNAME`, `KAFKA_PASSWORD`).
     pub kafka: Connection,
-    /// Where the dispatcher keeps state (Kinesis checkpoints): `FNHOST_DISPATCHER_STATE`,
-    /// default `.fnhost-dispatcher` beside the routes file, or `/var/lib/fnhost-dispatcher` in
-    /// a cluster.
+    /// Where the dispatcher keeps Kinesis checkpoints when it runs from a routes file:
+    /// `FNHOST_DISPATCHER_STATE`, default `.fnhost-dispatcher` beside the routes file. In a
+    /// cluster they are in a ConfigMap of [`Settings::namespace`].
     pub state_dir: PathBuf,
+    /// The namespace the dispatcher runs in (`POD_NAMESPACE`, from the downward API; default
+    /// `kubeless`).
+    pub namespace: String,
     /// How long one delivery attempt may take (`FNHOST_DISPATCH_ATTEMPT_TIMEOUT`, seconds,
     /// default 600: longer than any function timeout, which answers 408 itself).
     pub attempt_timeout: Duration,
@@ -88,13 +91,17 @@ pub fn read(
                 .parent()
                 .unwrap_or(std::path::Path::new("."))
                 .join(".fnhost-dispatcher"),
-            Mode::Cluster { .. } => PathBuf::from("/var/lib/fnhost-dispatcher"),
+            Mode::Cluster { .. } => PathBuf::from(".fnhost-dispatcher"),
         },
         PathBuf::from,
     );
+    let namespace = env("POD_NAMESPACE")
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| "kubeless".to_owned());
     Ok(Settings {
         mode,
         state_dir,
+        namespace,
         listen,
         nats_url: env("NATS_URL")
             .unwrap_or_else(|| "nats://nats.nats-io.svc.cluster.local:4222".to_owned()),

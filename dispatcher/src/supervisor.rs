@@ -71,7 +71,7 @@ impl Env {
         brokers: Brokers,
         poster: Poster,
         metrics: Metrics,
-        state_dir: &std::path::Path,
+        checkpoints: Checkpoints,
     ) -> Self {
         Env {
             nats_url: brokers.nats_url,
@@ -81,8 +81,15 @@ impl Env {
             nats: tokio::sync::OnceCell::new(),
             streams: Streams::default(),
             kafka_producer: std::sync::OnceLock::new(),
-            checkpoints: Checkpoints::new(state_dir.join("kinesis-checkpoints")),
+            checkpoints,
             secrets: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// Writes the Kinesis checkpoints saved but not written yet (before the dispatcher exits).
+    pub async fn flush_checkpoints(&self) {
+        if let Err(e) = self.checkpoints.flush().await {
+            tracing::warn!("Kinesis checkpoints not written before stopping: {e}");
         }
     }
 

@@ -5,7 +5,8 @@
 //! (`fnhost-local-brokers`). NATS messages are published the way an upstream user published
 //! them, with a plain core-NATS `PUB`; Kafka's by librdkafka's producer; Kinesis records by the
 //! AWS SDK, and the KinesisTrigger reads its keys from a Secret. Each must reach the function with upstream's
-//! event headers.
+//! event headers, before and after the dispatcher's pod is replaced (the new one resumes where
+//! the old one was: fewer duplicates than a replay from the start).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Write};
@@ -165,19 +166,37 @@ fn trigger_delivers_to_a_pod(
         Duration::from_secs(120),
         || dispatcher_ready_with(cluster, &pair),
     )?;
-    let payloads: Vec<String> = (0..MESSAGES).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
-    broker.publish(&topic, &payloads)?;
     let address = service_address(cluster, &function)?;
     let namespace = format!("{kind}triggers.kubeless.io");
-    let records = eventually(
-        "every message reaches the function",
-        Duration::from_secs(120),
-        || every_message_recorded(address, &namespace),
-    )?;
+    let round = |numbers: std::ops::Range<u32>| -> Result<Vec<serde_json::Value>, Error> {
+        let payloads: Vec<String> = numbers.clone().map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+        broker.publish(&topic, &payloads)?;
+        eventually(
+            "every message reaches the function",
+            Duration::from_secs(120),
+            || every_message_recorded(address, &namespace, 0..numbers.end),
+        )
+    };
+    let records = round(0..MESSAGES)?;
     let duplicates = records.len() - MESSAGES as usize;
     eprintln!(
         "{kind} in pods: {MESSAGES} published, {MESSAGES} delivered, {duplicates} duplicated"
     );
+    // A new dispatcher pod resumes where the old one was: from the broker's consumer position
+    // (NATS, Kafka) or the checkpoint ConfigMap (Kinesis), not from the start of the stream.
+    replace_the_dispatcher_pod(cluster, &pair)?;
+    let records = round(MESSAGES..2 * MESSAGES)?;
+    let duplicates = records.len() - 2 * MESSAGES as usize;
+    eprintln!(
+        "{kind} in pods, the dispatcher's pod replaced between two rounds: {} published, {} delivered, {duplicates} duplicated",
+        2 * MESSAGES,
+        2 * MESSAGES
+    );
+    if duplicates >= MESSAGES as usize {
+        return Err(format!(
+            "{duplicates} duplicates after the dispatcher's pod was replaced: it started again from the beginning"
+        ));
+    }
 
     cluster.kubeless(dir, &["trigger", kind, "delete", &trigger])?;
     eventually(
@@ -423,6 +442,26 @@ fn point_the_dispatcher_at(cluster: &Cluster, variable: &str) -> Result<(), Erro
     crate::rolled_out_in_kubeless(cluster, deployment)
 }
 
+/// Deletes the dispatcher's pod (SIGTERM: it writes its checkpoints and closes its consumers),
+/// waits until it is gone and until its replacement runs `pair`.
+fn replace_the_dispatcher_pod(cluster: &Cluster, pair: &str) -> Result<(), Error> {
+    cluster.kubectl(&[
+        "-n",
+        "kubeless",
+        "delete",
+        "pod",
+        "-l",
+        "app.kubernetes.io/name=fnhost-dispatcher",
+        "--wait=true",
+        "--timeout=120s",
+    ])?;
+    eventually(
+        "a new dispatcher pod runs the pair",
+        Duration::from_secs(180),
+        || dispatcher_ready_with(cluster, pair),
+    )
+}
+
 /// The dispatcher's `/readyz` (through the apiserver's proxy) answers 200 and lists `pair`.
 fn dispatcher_ready_with(cluster: &Cluster, pair: &str) -> Result<(), Error> {
     let pod = cluster.kubectl(&[
@@ -457,6 +496,7 @@ fn dispatcher_ready_with(cluster: &Cluster, pair: &str) -> Result<(), Error> {
 fn every_message_recorded(
     function: SocketAddr,
     namespace: &str,
+    expected: std::ops::Range<u32>,
 ) -> Result<Vec<serde_json::Value>, Error> {
     let (status, body) = http_get(function, "/")?;
     if status != 200 {
@@ -477,7 +517,7 @@ fn every_message_recorded(
             .ok_or_else(|| format!("not a published message: {record}"))?;
         *delivered.entry(n).or_default() += 1;
     }
-    let missing: Vec<u32> = (0..MESSAGES)
+    let missing: Vec<u32> = expected
         .filter(|n| !delivered.contains_key(&u64::from(*n)))
         .collect();
     if missing.is_empty() {
