@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 /// The shortest window worth measuring; a question sooner gets the last answer.
-const MIN_WINDOW: Duration = Duration::from_millis(2);
+const MIN_WINDOW: Duration = Duration::from_millis(10);
 /// The longest window that still says something about now; older, the meter starts over.
 const MAX_WINDOW: Duration = Duration::from_millis(100);
 

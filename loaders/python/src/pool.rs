@@ -19,7 +19,7 @@
 //! - beyond `keep` running calls, that successor takes a job only when the GIL is free: it got
 //!   the GIL within the interpreter's switch interval (no running call held on to it) and the
 //!   [`GilMeter`] says the interpreter threads ran or were runnable less than
-//!   [`GIL_BUSY_BELOW`] of the last few milliseconds (the calls wait on I/O). Then the pool has grown by one. Else
+//!   [`GIL_BUSY_BELOW`] of the last 10 ms or more (the calls wait on I/O). Then the pool has grown by one. Else
 //!   it gives the GIL back and asks again a little later, so a CPU-bound function runs on
 //!   `keep` threads however many calls are queued;
 //! - a thread beyond `keep` that stays idle for [`IDLE_RETIRE`] ends.
@@ -154,6 +154,8 @@ pub(crate) struct Pool {
     slots: Mutex<Vec<Arc<Slot>>>,
     next_index: AtomicUsize,
     running: AtomicUsize,
+    /// The queue's length, for readers that must not take the lock on every call.
+    queued: AtomicUsize,
     limits: Limits,
     /// A successor that waited less than this found the GIL free: the interpreter's switch
     /// interval, read once at start.
@@ -183,6 +185,7 @@ impl Pool {
             slots: Mutex::new(Vec::new()),
             next_index: AtomicUsize::new(0),
             running: AtomicUsize::new(0),
+            queued: AtomicUsize::new(0),
             limits,
             gil_free_within,
             meter: GilMeter::default(),
@@ -237,6 +240,7 @@ impl Pool {
                 return false;
             }
             s.queue.push_back(job);
+            self.queued.store(s.queue.len(), Ordering::Relaxed);
             self.ensure_successor(&mut s)
         };
         if grow {
@@ -250,6 +254,7 @@ impl Pool {
         let mut s = self.schedule.lock();
         s.shutdown = true;
         s.queue.clear();
+        self.queued.store(0, Ordering::Relaxed);
         self.wake.notify_all();
     }
 
@@ -276,7 +281,7 @@ impl Pool {
 
     /// Jobs waiting for a thread.
     pub(crate) fn queued(&self) -> usize {
-        self.schedule.lock().queue.len()
+        self.queued.load(Ordering::Relaxed)
     }
 
     /// Calls running now.
@@ -427,6 +432,7 @@ impl Pool {
         let (job, grow) = {
             let mut s = self.schedule.lock();
             let job = s.queue.pop_front()?;
+            self.queued.store(s.queue.len(), Ordering::Relaxed);
             let grow = !s.queue.is_empty() && self.ensure_successor(&mut s);
             (job, grow)
         };
