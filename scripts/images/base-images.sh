@@ -46,7 +46,9 @@ debootstrap_into() {
             rm -f "$output"
             return 0
         fi
-        log "mmdebstrap failed (attempt $attempt of 2; packages: $include):"
+        log "mmdebstrap failed (attempt $attempt of 2; packages: $include); its warnings and errors, then its last lines:"
+        grep -E '^(W|E): |proc|not configured|returned error' "$output" | head -n 40 >&2 || true
+        echo "..." >&2
         tail -n 30 "$output" >&2
     done
     rm -f "$output"
