@@ -48,16 +48,20 @@ pub struct PythonFunction {
     pub(crate) shared: Arc<Shared>,
 }
 
+/// The share of time the interpreter threads run from which the interpreter counts as
+/// saturated (worker interpreters are started then: `spill`).
+pub(crate) const SATURATED: f64 = 0.85;
+
 impl PythonFunction {
-    /// Calls wait for a thread while the interpreter threads ran at least
-    /// [`crate::spill::SATURATED`] of the time: more threads here would not help them.
+    /// Calls wait for a thread while the interpreter threads ran at least [`SATURATED`] of
+    /// the time: more threads here would not help them.
     pub(crate) fn saturated(&self) -> bool {
         self.shared.pool.queued() > 0
             && self
                 .shared
                 .pool
                 .gil_busy()
-                .is_some_and(|busy| busy.on_cpu >= crate::spill::SATURATED)
+                .is_some_and(|busy| busy.on_cpu >= SATURATED)
     }
 }
 

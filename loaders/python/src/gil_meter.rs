@@ -6,8 +6,8 @@
 //! `/proc/<pid>/task/<tid>/schedstat` (time on a CPU, time waiting on a run queue). Two
 //! readings come of them ([`Busy`]):
 //!
-//! - `on_cpu`, time running: at least [`crate::spill::SATURATED`] means Python ran nearly
-//!   all the time (another interpreter would help);
+//! - `on_cpu`, time running: at least 85% (the saturation mark of `spill.rs`) means Python
+//!   ran nearly all the time (another interpreter would help);
 //! - `wanted`, time running or runnable: a GIL holder that a busy machine does not run still
 //!   counts, so a CPU-bound function never looks idle; threads that wake together count each
 //!   (an overestimate), so it serves only to hold growth back.

@@ -2,7 +2,7 @@
 //!
 //! One interpreter runs Python on one core at a time, whatever its threads. When calls queue
 //! while its GIL is busy (the [`crate::gil_meter`] says the interpreter threads ran at least
-//! [`SATURATED`] of the last few milliseconds), worker processes are started, once,
+//! [`crate::function::SATURATED`] of the last few milliseconds), worker processes are started, once,
 //! each an `fnhost worker python` with an interpreter of its own (`fnhost-workers`); from
 //! then on each call goes to whichever side has fewer calls outstanding per interpreter. A
 //! function that never saturates its GIL (hello world, calls that wait on I/O) never starts
@@ -19,9 +19,6 @@ use fnhost_loader_api::{Call, EngineStats, Function, FunctionSpec, Invocation, S
 use fnhost_workers::{ProcessFunction, WorkerCommand};
 
 use crate::function::PythonFunction;
-
-/// The share of time the interpreter threads run from which it counts as saturated.
-pub(crate) const SATURATED: f64 = 0.85;
 
 /// A Python function served in process, with worker processes to share its calls once its
 /// interpreter is saturated.
