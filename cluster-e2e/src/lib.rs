@@ -26,10 +26,8 @@ pub struct Cluster {
 
 impl Cluster {
     /// Starts the cluster (building and installing what it needs, which may take minutes cold).
-    /// The stand-ins for the public base images are made first, before any node daemon runs:
-    /// in a fresh container (`scripts/fresh-machine-check.sh`) mmdebstrap could not configure
-    /// the JDK's packages for the Maven stand-in once the node was up, twice in a row, while
-    /// the same build in the same container without the node succeeds.
+    /// The stand-ins for the public base images are made first, so that a failure there shows
+    /// before the node's minutes of start-up.
     pub fn start() -> Result<Self, Error> {
         eprintln!("cluster-e2e: making the base-image stand-ins (scripts/images/base-images.sh)");
         run_script("scripts/images/base-images.sh", &[])?;

@@ -150,7 +150,9 @@ build_pause() {
 }
 
 main() {
-    need_packages mmdebstrap docker.io gcc libc6-dev
+    # mmdebstrap mounts /proc in the chroot with `mount` (the JDK's postinst refuses to run
+    # without it) and infers signed-by with gpg; installed without recommends, it has neither.
+    need_packages mmdebstrap mount gpg docker.io gcc libc6-dev
     ensure_dockerd
     local wanted=("$@") line
     build_pause
