@@ -93,11 +93,11 @@ impl Function for SpillFunction {
         match self.workers.get() {
             Some(workers) if self.to_workers(workers) => return workers.invoke(invocation),
             Some(_) => {}
-            None => {
-                if self.local.saturated() {
-                    self.start_workers();
-                }
+            // Once started (or failed to start), no call measures the interpreter again.
+            None if !self.starting.load(Ordering::Acquire) && self.local.saturated() => {
+                self.start_workers();
             }
+            None => {}
         }
         self.local.invoke(invocation)
     }
