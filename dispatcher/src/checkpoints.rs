@@ -25,14 +25,18 @@ const WRITE_EVERY: Duration = Duration::from_secs(1);
 pub struct ConfigMapStore {
     api: Api<ConfigMap>,
     state: Mutex<State>,
+    /// Held by the one write in progress, so that an older copy never lands after a newer one.
+    writing: Mutex<()>,
 }
 
 #[derive(Default)]
 struct State {
     /// `None` until the ConfigMap was read.
     data: Option<BTreeMap<String, String>>,
-    /// Saved since the last write.
-    unwritten: bool,
+    /// Saves so far.
+    saves: u64,
+    /// Saves the ConfigMap holds.
+    written: u64,
 }
 
 impl ConfigMapStore {
@@ -41,6 +45,7 @@ impl ConfigMapStore {
         Arc::new(ConfigMapStore {
             api: Api::namespaced(client, namespace),
             state: Mutex::new(State::default()),
+            writing: Mutex::new(()),
         })
     }
 
@@ -55,10 +60,16 @@ impl ConfigMapStore {
         }
     }
 
+    /// Writes a copy of the checkpoints if any was saved since the last write; saves go on
+    /// meanwhile (the lock is not held across the request to the apiserver).
     async fn write(&self) -> Result<(), kube::Error> {
-        let mut state = self.state.lock().await;
-        let Some(data) = state.data.as_ref().filter(|_| state.unwritten) else {
-            return Ok(());
+        let _writing = self.writing.lock().await;
+        let (data, saves) = {
+            let state = self.state.lock().await;
+            match &state.data {
+                Some(data) if state.saves > state.written => (data.clone(), state.saves),
+                _ => return Ok(()),
+            }
         };
         let object = serde_json::json!({
             "apiVersion": "v1",
@@ -70,7 +81,7 @@ impl ConfigMapStore {
         self.api
             .patch(CONFIG_MAP, &params, &Patch::Apply(&object))
             .await?;
-        state.unwritten = false;
+        self.state.lock().await.written = saves;
         Ok(())
     }
 
@@ -105,7 +116,7 @@ impl Store for ConfigMapStore {
             if let Some(data) = state.data.as_mut() {
                 data.insert(safe_name(key), sequence.to_owned());
             }
-            state.unwritten = true;
+            state.saves += 1;
             Ok(())
         })
     }
